@@ -1,0 +1,694 @@
+"""The firm's sequential-production problem: chains and trees of stages over countries.
+
+Tyazhelnikov (2016), *Production Clusters and Offshoring*, Sections 2-3. A firm makes the parts of a
+good in a fixed technological order; part (node) ``i`` can be made in any of ``M`` countries at cost
+``a_ik`` (times the wage ``w_k``, eq. 10); a part that moves from country ``j`` to ``k`` pays
+``τ_i T(j, k)`` (additive unbundling costs, eq. 1) or is produced in ``1 + τ_i T(j, k)`` times the
+quantity (value-dependent, iceberg / ad-valorem costs, eq. 7-8). The Bellman recursion (eq. 2, 6, 9)
+solves the problem in ``O(n·M²)`` operations instead of enumerating ``M^n`` paths.
+
+One engine serves chains and trees. Nodes are processed children-first; the value of a node in
+country ``k`` is
+
+    V_n(k) = w_k a_nk + Σ_{l child of n} min_j [ V_l(j) + τ_l T(j, k) ]           (additive, eq. 6)
+    V_n(k) = w_k a_nk + Σ_{l child of n} min_j [ (1 + τ_l T(j, k)) V_l(j) ]       (value-dependent)
+
+and the firm's marginal cost for destination ``d`` is ``MC_d = min_k [V_root(k) + τ^F T^F(k, d)]``
+(§3.3; ``(1 + τ^F T^F(k, d)) V_root(k)`` when value-dependent). A chain is the tree in which stage
+``i`` feeds stage ``i + 1``: the recursion is the forward Bellman equation (2), equivalently the
+reversed induction (4) read from the other end. The value-dependent step carries the ``1 +`` that the
+printed eq. (9) lacks (``docs/errata.md``).
+
+Layout: the public API takes firms as leading axes, ``costs[..., node, country]``. Inside, each
+country's value is a separate firms-long vector and the minimum over origins is a static loop of
+elementwise ``jnp.minimum`` (a reduction over a tiny axis is ~40x slower on CPU); the whole
+recursion fuses into one pass over the input under ``jit``.
+
+Gradients follow the envelope theorem: the optimal path is locally constant, so the derivative of
+the minimal cost is the derivative of the cost *of the optimal path* (Lemma 1: ``∂MC/∂τ = TQ``;
+``∂MC/∂a_ik = w_k 1(c_i = k)``). A ``custom_jvp`` recovers the path only when a derivative is
+asked for, so the forward ``cost`` pays nothing for it. With ``temperature`` the minimum is a
+soft-min (``−t log Σ exp(−x/t)``), smooth in every input, differentiated by plain autodiff.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from ._validation import fail, is_concrete
+
+__all__ = [
+    "ChainSolution",
+    "Tree",
+    "solve_chain",
+    "solve_tree",
+    "evaluate_path",
+    "evaluate_tree_path",
+    "brute_force_chain",
+    "brute_force_tree",
+]
+
+# Chains with at most this many (stage × origin × destination) operations are unrolled into one
+# fused kernel; longer ones run as a `lax.scan` over stages.
+_UNROLL_LIMIT = 1024
+
+
+# ----------------------------------------------------------------------------------------------
+# Technology: the static description of a tree
+# ----------------------------------------------------------------------------------------------
+
+
+class Tree(eqx.Module):
+    """A tree technology (004 §2.2): which node each node feeds.
+
+    ``parent[n]`` is the node that node ``n``'s output is assembled into, or ``-1`` for the single
+    root (the final good). Node numbering is free; costs are indexed by the same numbers. A chain
+    of ``N`` stages is ``Tree.chain(N)`` (stage ``i`` feeds ``i + 1``); a spider (``n_parts``
+    one-stage branches assembled at one node) is ``Tree.spider(n_parts)``.
+
+    A ``Tree`` has no array leaves: it is static under ``jit``.
+    """
+
+    parent: tuple[int, ...] = eqx.field(static=True)
+    order: tuple[int, ...] = eqx.field(static=True)  # children before parents; root last
+    children: tuple[tuple[int, ...], ...] = eqx.field(static=True)
+
+    def __init__(self, parent):
+        parent = tuple(int(p) for p in parent)
+        n = len(parent)
+        if n == 0:
+            fail("parent", parent, "a tree needs at least one node")
+        roots = [i for i, p in enumerate(parent) if p == -1]
+        if len(roots) != 1:
+            fail("parent", parent, f"exactly one root (parent == -1) is required, found {len(roots)}")
+        for i, p in enumerate(parent):
+            if p != -1 and not 0 <= p < n:
+                fail("parent", parent, f"parent[{i}] = {p} must be -1 or a node index in [0, {n})")
+            if p == i:
+                fail("parent", parent, f"node {i} cannot feed itself (a cycle)")
+        children = [[] for _ in range(n)]
+        for i, p in enumerate(parent):
+            if p >= 0:
+                children[p].append(i)
+        # Post-order from the root; a node not reached from the root lies on a cycle.
+        order, stack = [], [(roots[0], False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+                continue
+            stack.append((node, True))
+            stack.extend((c, False) for c in reversed(children[node]))
+        if len(order) != n:
+            cyc = sorted(set(range(n)) - set(order))
+            fail("parent", parent, f"nodes {cyc} do not lead to the root: the graph has a cycle")
+        self.parent = parent
+        self.order = tuple(order)
+        self.children = tuple(tuple(c) for c in children)
+
+    @classmethod
+    def chain(cls, n_stages: int) -> "Tree":
+        """The snake: stage ``i`` feeds stage ``i + 1``; the last stage is the final good."""
+        if int(n_stages) < 1:
+            fail("n_stages", n_stages, "n_stages >= 1")
+        n = int(n_stages)
+        return cls(tuple(range(1, n)) + (-1,))
+
+    @classmethod
+    def spider(cls, n_parts: int) -> "Tree":
+        """The spider: ``n_parts`` one-stage parts assembled at node ``n_parts`` (the root)."""
+        if int(n_parts) < 1:
+            fail("n_parts", n_parts, "n_parts >= 1")
+        n = int(n_parts)
+        return cls((n,) * n + (-1,))
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.parent)
+
+    @property
+    def root(self) -> int:
+        return self.order[-1]
+
+    @property
+    def edges(self) -> tuple[int, ...]:
+        """Non-root nodes in index order: ``tau[e]`` prices the edge out of node ``edges[e]``."""
+        return tuple(i for i, p in enumerate(self.parent) if p >= 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Results
+# ----------------------------------------------------------------------------------------------
+
+
+class ChainSolution(eqx.Module):
+    """The firm's optimal production plan (004 §2-3).
+
+    Shapes are for a batch ``...`` of firms; with ``destination_costs`` every field gains a
+    trailing destination axis ``D`` (``path``: ``(..., n, D)``; ``labour``: ``(..., M, D)``).
+
+    - ``cost``: the minimal marginal cost MC.
+    - ``path``: the country of each stage (node), int32.
+    - ``production_cost``: NTMC, the production costs of the path, ``Σ_i w_{c_i} a_{i c_i}``.
+    - ``trade_cost``: TTMC ``= cost − production_cost`` (offshoring and final-shipment costs).
+    - ``crossings``: the number of border crossings of intermediate parts.
+    - ``transport_quantity``: TQ ``= Σ_i T(c_i, c_{i+1})`` (Lemma 1; ``= ∂MC/∂τ`` for additive
+      costs and a scalar ``τ``).
+    - ``labour``: labour per unit of the final good in each country, ``L_Dk = Σ_i 1(c_i = k) a_ik``
+      (times the quantity ``χ_i`` of eq. 8 when value-dependent) ``= ∂MC/∂w_k`` (§3.5).
+    """
+
+    cost: Float[Array, "..."]
+    path: Int[Array, "... nodes"]
+    production_cost: Float[Array, "..."]
+    trade_cost: Float[Array, "..."]
+    crossings: Int[Array, "..."]
+    transport_quantity: Float[Array, "..."]
+    labour: Float[Array, "... countries"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation and normalisation of inputs
+# ----------------------------------------------------------------------------------------------
+
+
+def _as_float(x):
+    x = jnp.asarray(x)
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.result_type(float))
+
+
+def _check_values(name, x, *, positive=False):
+    if x is None or not is_concrete(x):
+        return
+    a = np.asarray(x)
+    if not np.all(np.isfinite(a)):
+        bad = np.argwhere(~np.isfinite(a))
+        fail(name, x, f"all entries must be finite (first non-finite entry at index {tuple(bad[0])})")
+    if positive and not np.all(a > 0):
+        bad = np.argwhere(~(a > 0))
+        fail(name, x, f"all entries must be > 0 (first violation at index {tuple(bad[0])}: {a[tuple(bad[0])]})")
+    if not positive and not np.all(a >= 0):
+        bad = np.argwhere(~(a >= 0))
+        fail(name, x, f"all entries must be >= 0 (first violation at index {tuple(bad[0])}: {a[tuple(bad[0])]})")
+
+
+def _prepare(costs, trade_costs, tau, wages, destination_costs, n_nodes_expected, n_edges, what):
+    """Validates the arguments and returns float arrays: costs, T, tau (n_edges,), wages (M,), dest (M, D)."""
+    costs = _as_float(costs)
+    if costs.ndim < 2:
+        fail("costs", costs, f"costs must have shape (..., {what}, countries); got {costs.ndim} dimension(s)")
+    n, m = costs.shape[-2], costs.shape[-1]
+    if n_nodes_expected is not None and n != n_nodes_expected:
+        fail("costs", costs, f"costs.shape[-2] = {n} must equal the number of tree nodes {n_nodes_expected}")
+    if n < 1 or m < 1:
+        fail("costs", costs, f"at least one {what[:-1]} and one country are required (shape {costs.shape})")
+    trade_costs = _as_float(trade_costs)
+    if trade_costs.shape != (m, m):
+        fail("trade_costs", trade_costs, f"trade_costs must have shape (M, M) = ({m}, {m}) to match costs; got {trade_costs.shape}")
+    tau = _as_float(tau)
+    if tau.ndim == 0:
+        tau = jnp.broadcast_to(tau, (n_edges,))
+    elif tau.shape != (n_edges,):
+        fail("tau", tau, f"tau must be a scalar or have shape ({n_edges},) (one per link between stages); got {tau.shape}")
+    if wages is None:
+        wages = jnp.ones((m,), costs.dtype)
+    else:
+        wages = _as_float(wages)
+        if wages.shape != (m,):
+            fail("wages", wages, f"wages must have shape (M,) = ({m},); got {wages.shape}")
+    has_dest = destination_costs is not None
+    if has_dest:
+        destination_costs = _as_float(destination_costs)
+        if destination_costs.ndim != 2 or destination_costs.shape[0] != m or destination_costs.shape[1] < 1:
+            fail("destination_costs", destination_costs, f"destination_costs must have shape (M, D) = ({m}, D >= 1); got {destination_costs.shape}")
+    else:
+        destination_costs = jnp.zeros((m, 1), costs.dtype)
+    _check_values("costs", costs)
+    _check_values("trade_costs", trade_costs)
+    if is_concrete(trade_costs) and np.any(np.diag(np.asarray(trade_costs)) != 0):
+        fail("trade_costs", trade_costs, "the diagonal must be zero (no cost of staying in a country): T(k, k) = 0")
+    _check_values("tau", tau)
+    _check_values("wages", wages, positive=True)
+    _check_values("destination_costs", destination_costs)
+    dtype = jnp.result_type(costs, trade_costs, tau, wages, destination_costs)
+    cast = lambda x: x.astype(dtype)  # noqa: E731
+    return cast(costs), cast(trade_costs), cast(tau), cast(wages), cast(destination_costs), has_dest
+
+
+def _check_temperature(temperature):
+    if temperature is not None and is_concrete(temperature):
+        t = np.asarray(temperature)
+        if t.shape != () or not np.isfinite(t) or not t > 0:
+            fail("temperature", temperature, "temperature must be a finite scalar > 0 (or None for the exact minimum)")
+
+
+# ----------------------------------------------------------------------------------------------
+# The Bellman step shared by chains and trees
+# ----------------------------------------------------------------------------------------------
+
+
+def _combine(v, link, value_dependent):
+    """Cost of arriving with value ``v`` over a link of price ``link`` (= τ T(j, k))."""
+    return v * (1 + link) if value_dependent else v + link
+
+
+def _min_over_origins(values, links, value_dependent, temperature, payload=None):
+    """For each destination k: ``min_j combine(values[j], links[j, k])``.
+
+    ``values``: list of M firms-shaped arrays; ``links``: (M, K) array (τ T or τ^F T^F).
+    Static loops of elementwise minimums: no reduction over the tiny country axis.
+    ``payload`` (hard minimum only): per origin j a tuple of packed-path words; the words of the
+    minimising origin are carried along, so the optimal path is known at the end of one forward
+    pass (no backpointers, no second pass).
+    """
+    m, k_out = links.shape
+    best, chosen = [], []
+    for k in range(k_out):
+        cands = [_combine(values[j], links[j, k], value_dependent) for j in range(m)]
+        if temperature is not None:
+            best.append(-temperature * jax.nn.logsumexp(-jnp.stack(cands) / temperature, axis=0))
+            continue
+        b, p = cands[0], (payload[0] if payload is not None else None)
+        for j in range(1, m):
+            if payload is not None:
+                better = cands[j] < b
+                p = tuple(jnp.where(better, pj, p0) for pj, p0 in zip(payload[j], p))
+            b = jnp.minimum(b, cands[j])
+        best.append(b)
+        chosen.append(p)
+    return best, chosen
+
+
+class _Packing:
+    """Bit layout of a path: ``bits`` per node, ``per_word`` nodes in each uint32 word."""
+
+    def __init__(self, n_nodes, m):
+        self.bits = max(1, (m - 1).bit_length())
+        self.per_word = 32 // self.bits
+        self.words = -(-n_nodes // self.per_word)
+        self.mask = (1 << self.bits) - 1
+
+    def own(self, node, k):
+        """Packed words of 'node sits in country k' (Python constants, broadcast lazily)."""
+        w, s = divmod(node, self.per_word)
+        return tuple(jnp.uint32(k << (s * self.bits)) if i == w else jnp.uint32(0) for i in range(self.words))
+
+    def unpack(self, words, node):
+        w, s = divmod(node, self.per_word)
+        return ((words[w] >> jnp.uint32(s * self.bits)) & jnp.uint32(self.mask)).astype(jnp.int32)
+
+    def unpack_all(self, words, n_nodes):
+        """(F, n, D) int32 path from the packed words: one broadcast shift per word, no gathers."""
+        shifts = jnp.arange(self.per_word, dtype=jnp.uint32) * jnp.uint32(self.bits)
+        parts = [(w[:, None, :] >> shifts[None, :, None]) & jnp.uint32(self.mask) for w in words]
+        return jnp.concatenate(parts, axis=1)[:, :n_nodes].astype(jnp.int32)
+
+
+def _node_values(costs, n, wages):
+    """Wage-weighted production costs of node ``n`` in each country: list of M (F,) arrays."""
+    return [costs[:, n, k] * wages[k] for k in range(costs.shape[-1])]
+
+
+def _tree_recursion(costs, tree, T, tau, wages, dest, value_dependent, temperature, with_path):
+    """Children-first recursion over the nodes of ``tree`` (unrolled into one fused kernel).
+
+    Returns the cost per destination (F, D) and, with ``with_path``, the optimal path packed in
+    uint32 words (a list of (F, D) arrays; see :class:`_Packing`).
+    """
+    m = costs.shape[-1]
+    pk = _Packing(tree.n_nodes, m)
+    edge_index = {node: e for e, node in enumerate(tree.edges)}
+    values, paths = {}, {}
+    for n in tree.order:
+        v = _node_values(costs, n, wages)
+        pay = [pk.own(n, k) for k in range(m)] if with_path else None
+        for child in tree.children[n]:
+            incoming, chosen = _min_over_origins(values.pop(child), tau[edge_index[child]] * T, value_dependent, temperature, paths.pop(child) if with_path else None)
+            v = [v[k] + incoming[k] for k in range(m)]
+            if with_path:
+                pay = [tuple(a | b for a, b in zip(pay[k], chosen[k])) for k in range(m)]
+        values[n], paths[n] = v, pay
+    final, chosen = _min_over_origins(values[tree.root], dest, value_dependent, temperature, paths[tree.root] if with_path else None)
+    cost = jnp.stack(final, axis=-1)
+    if not with_path:
+        return cost, None
+    shape = cost.shape
+    return cost, [jnp.stack([jnp.broadcast_to(c[w], shape[:1]) for c in chosen], axis=-1) for w in range(pk.words)]
+
+
+def _chain_scan(costs, T, tau, wages, dest, value_dependent, temperature, with_path):
+    """The forward chain recursion (eq. 2) as a ``lax.scan`` over stages, for long chains.
+
+    The costs are transposed once to stages-leading, countries, firms-last so that each step reads
+    contiguous rows.
+    """
+    m = costs.shape[-1]
+    n = costs.shape[1]
+    pk = _Packing(n, m)
+    ct = jnp.transpose(costs, (1, 2, 0))  # (N, M, F)
+    v0 = jnp.stack([ct[0, k] * wages[k] for k in range(m)])
+    p0 = None
+    if with_path:
+        p0 = jnp.stack([jnp.stack([jnp.broadcast_to(x, v0.shape[1:]) for x in pk.own(0, k)]) for k in range(m)])  # (M, W, F)
+
+    def step(carry, xs):
+        v, p = carry
+        a, t, i = xs
+        payload = [tuple(p[j, w] for w in range(pk.words)) for j in range(m)] if with_path else None
+        incoming, chosen = _min_over_origins(list(v), t * T, value_dependent, temperature, payload)
+        v_new = jnp.stack([a[k] * wages[k] + incoming[k] for k in range(m)])
+        if not with_path:
+            return (v_new, p), None
+        word, shift = i // pk.per_word, ((i % pk.per_word) * pk.bits).astype(jnp.uint32)
+        p_new = jnp.stack([
+            jnp.stack([jnp.where(word == w, chosen[k][w] | (jnp.uint32(k) << shift), chosen[k][w]) for w in range(pk.words)])
+            for k in range(m)
+        ])
+        return (v_new, p_new), None
+
+    (v, p), _ = jax.lax.scan(step, (v0, p0), (ct[1:], tau, jnp.arange(1, n)))
+    final, chosen = _min_over_origins(list(v), dest, value_dependent, temperature, [tuple(p[j]) for j in range(m)] if with_path else None)
+    cost = jnp.stack(final, axis=-1)
+    if not with_path:
+        return cost, None
+    return cost, [jnp.stack([c[w] for c in chosen], axis=-1) for w in range(pk.words)]
+
+
+def _use_scan(tree, m, d):
+    n = tree.n_nodes
+    is_chain = tree.parent == tuple(range(1, n)) + (-1,)
+    return is_chain and n * m * (m + d) > _UNROLL_LIMIT
+
+
+def _recursion(costs, tree, T, tau, wages, dest, value_dependent, temperature, with_path):
+    if _use_scan(tree, costs.shape[-1], dest.shape[1]):
+        return _chain_scan(costs, T, tau, wages, dest, value_dependent, temperature, with_path)
+    return _tree_recursion(costs, tree, T, tau, wages, dest, value_dependent, temperature, with_path)
+
+
+def _optimal_cost(costs, tree, T, tau, wages, dest, value_dependent, temperature):
+    """Minimal cost per destination, (F, D). No path recovery."""
+    return _recursion(costs, tree, T, tau, wages, dest, value_dependent, temperature, False)[0]
+
+
+def _optimal_path(costs, tree, T, tau, wages, dest, value_dependent):
+    """The optimal path (hard minimum), packed: a list of uint32 (F, D) words (:class:`_Packing`)."""
+    _, words = _recursion(costs, tree, T, tau, wages, dest, value_dependent, None, True)
+    return jax.lax.optimization_barrier(words)  # materialise once; consumers must not recompute the recursion
+
+
+_SELECT_LIMIT = 8  # up to this many countries, T(c, c') is picked by elementwise selects (no gathers)
+
+
+def _select(path, options):
+    """``options[path]`` elementwise; ``options`` a list of M arrays broadcastable against ``path``."""
+    out = jnp.where(path == 0, options[0], 0)
+    for k in range(1, len(options)):
+        out = out + jnp.where(path == k, options[k], 0)
+    return out
+
+
+def _path_fields(costs, words, tree, T, tau, wages, dest, value_dependent):
+    """All solution fields for given paths, eq. (1)/(5) and (7)-(8) evaluated directly.
+
+    ``costs`` (F, n, M); ``words`` the packed paths (list of uint32 (F, D), :class:`_Packing`).
+    Returns a dict of (F, D) arrays and ``labour`` (F, M, D).
+
+    Layout matters on CPU: slicing ``costs[:, :, k]`` is a strided read that XLA does not
+    vectorise (measured ~5x slower than a contiguous pass), so the path enters as a one-hot mask
+    over the contiguous ``(node, country)`` axis of ``costs``, built by broadcasting the packed
+    words. The reverse-mode transpose (the envelope gradient) is then elementwise on that layout.
+    """
+    per_dest = [_path_fields_one(costs, [w[:, d] for w in words], tree, T, tau, wages, dest[:, d], value_dependent) for d in range(dest.shape[1])]
+    return {key: jnp.stack([f[key] for f in per_dest], axis=-1) for key in per_dest[0]}
+
+
+def _path_fields_one(costs, words, tree, T, tau, wages, dest, value_dependent):
+    f, n, m = costs.shape
+    pk = _Packing(n, m)
+    node = np.arange(n)
+    word_of, slot = np.divmod(node, pk.per_word)
+    shifts = (slot * pk.bits).astype(np.uint32)
+    loc = jnp.concatenate(
+        [(words[w][:, None] >> shifts[word_of == w][None, :]) & jnp.uint32(pk.mask) for w in range(pk.words)], axis=1
+    ).astype(jnp.int32)  # (F, n)
+    k_of = np.tile(np.arange(m, dtype=np.int32), n)
+    onehot = jnp.broadcast_to(loc[:, :, None], (f, n, m)).reshape(f, n * m) == k_of[None, :]  # 1(c_i = k)
+    cf = costs.reshape(f, n * m)
+    w_flat = jnp.tile(wages, n)[None, :]
+    is_chain = tree.parent == tuple(range(1, n)) + (-1,)
+    if is_chain:
+        p_from, p_to = loc[:, :-1], loc[:, 1:]
+    else:
+        p_from = loc[:, np.asarray(tree.edges, dtype=np.int32)]
+        p_to = loc[:, np.asarray([tree.parent[e] for e in tree.edges], dtype=np.int32)]
+    if m <= _SELECT_LIMIT:
+        link = _select(p_from, [_select(p_to, [T[j, k] for k in range(m)]) for j in range(m)])  # T(c_e, c_parent)
+    else:
+        link = T[p_from, p_to]
+    ship = _select(loc[:, tree.root], [dest[k] for k in range(m)])  # τ^F T^F(c_root, d), (F,)
+    used = jnp.where(onehot, cf, 0)  # a_ik 1(c_i = k)
+    production = (used * w_flat).sum(axis=1)
+    priced = tau[None, :] * link  # τ_e T(c_e, c_parent), (F, E)
+    if value_dependent:
+        # χ_root = 1 + τ^F T^F(c_root, d);  χ_child = χ_parent (1 + τ_child T(c_child, c_parent))  (eq. 8)
+        if is_chain:
+            rev = jnp.cumprod((1 + priced)[:, ::-1], axis=1)[:, ::-1]  # Π_{s >= i} (1 + τ_s T_s)
+            chi = jnp.concatenate([rev, jnp.ones_like(rev[:, :1])], axis=1) * (1 + ship)[:, None]
+        else:
+            e_of = {c: e for e, c in enumerate(tree.edges)}
+            chis = {tree.root: 1 + ship}
+            for nd in reversed(tree.order):
+                for c in tree.children[nd]:
+                    chis[c] = chis[nd] * (1 + priced[:, e_of[c]])
+            chi = jnp.stack([chis[i] for i in range(n)], axis=1)
+        used = used * jnp.broadcast_to(chi[:, :, None], (f, n, m)).reshape(f, n * m)
+        cost = (used * w_flat).sum(axis=1)
+    else:
+        cost = production + priced.sum(axis=1) + ship
+    labour = jnp.stack([jnp.where(k_of[None, :] == k, used, 0).sum(axis=1) for k in range(m)], axis=1)  # (F, M)
+    return dict(
+        cost=cost,
+        production_cost=production,
+        trade_cost=cost - production,
+        crossings=(p_from != p_to).sum(axis=1, dtype=jnp.int32),
+        transport_quantity=link.sum(axis=1),
+        labour=labour,
+    )
+
+
+def _pack(path, m):
+    """Packs an integer path (F, n, D) into uint32 words (list of (F, D))."""
+    n = path.shape[1]
+    pk = _Packing(n, m)
+    words = []
+    for w in range(pk.words):
+        nodes = np.arange(w * pk.per_word, min(n, (w + 1) * pk.per_word))
+        shifts = ((nodes - w * pk.per_word) * pk.bits).astype(np.uint32)
+        words.append((path[:, nodes, :].astype(jnp.uint32) << shifts[None, :, None]).sum(axis=1, dtype=jnp.uint32))
+    return words
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 6))
+def _envelope_cost(costs, tree, T, tau, wages, dest, value_dependent):
+    return _optimal_cost(costs, tree, T, tau, wages, dest, value_dependent, None)
+
+
+@_envelope_cost.defjvp
+def _envelope_cost_jvp(tree, value_dependent, primals, tangents):
+    """Envelope theorem: d MC = d [cost of the optimal path], the path held fixed.
+
+    The path is recovered (packed, one fused pass) only here, when a derivative is asked for;
+    then eq. (1)/(7)-(8) is differentiated along it (Lemma 1: ∂MC/∂τ = TQ; ∂MC/∂a_ik =
+    w_k χ_i 1(c_i = k); ∂MC/∂w_k = L_Dk).
+    """
+    costs, T, tau, wages, dest = primals
+    words = jax.lax.stop_gradient(_optimal_path(costs, tree, T, tau, wages, dest, value_dependent))
+
+    def along_path(costs, T, tau, wages, dest):
+        return _path_fields(costs, words, tree, T, tau, wages, dest, value_dependent)["cost"]
+
+    return jax.jvp(along_path, primals, tangents)
+
+
+def _flatten(costs):
+    batch = costs.shape[:-2]
+    return costs.reshape((math.prod(batch),) + costs.shape[-2:]), batch
+
+
+def _finish(fields, path, batch, has_dest):
+    """Restores the batch shape; drops the destination axis when there are no destinations."""
+    out = {}
+    for key, val in dict(fields, path=path).items():
+        if key == "labour":
+            val = val if has_dest else val[..., 0]  # (F, M, D) -> (F, M)
+        elif key == "path":
+            val = val if has_dest else val[..., 0]
+        else:
+            val = val if has_dest else val[:, 0]
+        out[key] = val.reshape(batch + val.shape[1:])
+    return ChainSolution(**out)
+
+
+def _solve(costs, tree, trade_costs, tau, wages, value_dependent, destination_costs, temperature, what):
+    _check_temperature(temperature)
+    costs, T, tau, wages, dest, has_dest = _prepare(costs, trade_costs, tau, wages, destination_costs, tree.n_nodes, tree.n_nodes - 1, what)
+    flat, batch = _flatten(costs)
+    vd = bool(value_dependent)
+    words = _optimal_path(jax.lax.stop_gradient(flat), tree, *(jax.lax.stop_gradient(x) for x in (T, tau, wages, dest)), vd)
+    path = _Packing(tree.n_nodes, flat.shape[-1]).unpack_all(words, tree.n_nodes)
+    fields = _path_fields(flat, words, tree, T, tau, wages, dest, vd)
+    if temperature is None:
+        fields["cost"] = _envelope_cost(flat, tree, T, tau, wages, dest, vd)
+    else:
+        fields["cost"] = _optimal_cost(flat, tree, T, tau, wages, dest, vd, jnp.asarray(temperature, flat.dtype))
+    fields["trade_cost"] = fields["cost"] - fields["production_cost"]
+    return _finish(fields, path, batch, has_dest)
+
+
+def solve_chain(
+    costs: Float[Array, "... stages countries"],
+    trade_costs: Float[Array, "countries countries"],
+    tau,
+    *,
+    wages=None,
+    value_dependent: bool = False,
+    destination_costs=None,
+    temperature=None,
+) -> ChainSolution:
+    """Solves the firm's sequential-production (snake) problem for a batch of firms.
+
+    Tyazhelnikov (004) eq. (1)-(2): ``MC = min_{c} Σ_i w_{c_i} a_{i c_i} + τ_i T(c_i, c_{i+1})``
+    (+ ``τ^F T^F(c_N, d)`` for destination ``d``, §3.3), by the forward Bellman recursion in
+    ``O(N·M²)`` per firm. With ``value_dependent=True`` the costs are ad valorem / iceberg
+    (eq. 7-8): a part crossing from ``j`` to ``k`` must be produced in ``1 + τ_i T(j, k)`` times the
+    quantity.
+
+    Args:
+        costs: ``a``, shape ``(..., N, M)``: firms (any batch shape), stages in production order,
+            countries. Finite and ``>= 0``.
+        trade_costs: ``T``, ``(M, M)``, ``T[j, k]`` the cost of moving a part from ``j`` to ``k``;
+            zero diagonal, non-negative, may be asymmetric.
+        tau: ``τ``, a scalar or ``(N-1,)`` (``tau[i]`` prices the link from stage ``i`` to ``i+1``).
+        wages: ``(M,)``, multiplies the production costs of each country (eq. 10).
+        value_dependent: iceberg / ad-valorem trade costs (eq. 7-9, with the ``1 +`` of eq. 8).
+        destination_costs: ``τ^F T^F``, ``(M, D)``: final-shipment cost from the last stage's
+            country to destination ``d``; the firm solves one problem per destination and every
+            field gains a trailing destination axis.
+        temperature: soft-min relaxation; ``cost`` becomes ``−t log Σ_paths exp(−cost/t)``-like
+            (exact as ``t → 0``) and smooth; the other fields describe the exact optimal path.
+
+    Returns:
+        :class:`ChainSolution`. Under ``jax.jit`` only what is used is computed: taking ``.cost``
+        alone runs the fused minimum recursion without path recovery.
+    """
+    n = jnp.shape(costs)[-2] if jnp.ndim(costs) >= 2 else None
+    if n is None:
+        fail("costs", costs, "costs must have shape (..., stages, countries)")
+    return _solve(costs, Tree.chain(n), trade_costs, tau, wages, value_dependent, destination_costs, temperature, "stages")
+
+
+def solve_tree(
+    costs: Float[Array, "... nodes countries"],
+    tree: Tree,
+    trade_costs: Float[Array, "countries countries"],
+    tau,
+    *,
+    wages=None,
+    value_dependent: bool = False,
+    destination_costs=None,
+    temperature=None,
+) -> ChainSolution:
+    """Solves the firm's tree-technology problem (004 §2.2-2.3, eq. 5-9) for a batch of firms.
+
+    ``costs[..., n, k]`` is the cost of node ``n`` (a part, or an assembly node's own assembly
+    cost) in country ``k``; ``tau`` is a scalar or ``(n_nodes - 1,)`` with ``tau[e]`` pricing the
+    link out of node ``tree.edges[e]``. The reversed induction (eq. 6) minimises each child's
+    location given its parent's and adds the children's values at assembly nodes. Other
+    arguments and the result as in :func:`solve_chain` (``path`` gives each node's country).
+    """
+    if not isinstance(tree, Tree):
+        fail("tree", tree, "must be a jaxtrade.Tree (e.g. Tree.chain(N), Tree.spider(n), Tree(parent))")
+    return _solve(costs, tree, trade_costs, tau, wages, value_dependent, destination_costs, temperature, "nodes")
+
+
+def evaluate_tree_path(costs, path, tree, trade_costs, tau, *, wages=None, value_dependent=False, destination_costs=None) -> ChainSolution:
+    """All fields of :class:`ChainSolution` for a GIVEN path (not the optimum).
+
+    ``path``: ``(..., n)`` int, or ``(..., n, D)`` with destinations. This is eq. (5) / (7)-(8)
+    evaluated directly: the brute-force reference, and the "paths fixed" cost of the
+    decomposition (004 §5.3 step 7). Differentiable in the array arguments.
+    """
+    if not isinstance(tree, Tree):
+        fail("tree", tree, "must be a jaxtrade.Tree")
+    costs, T, tau, wages, dest, has_dest = _prepare(costs, trade_costs, tau, wages, destination_costs, tree.n_nodes, tree.n_nodes - 1, "nodes")
+    path = jnp.asarray(path)
+    if not jnp.issubdtype(path.dtype, jnp.integer):
+        fail("path", path, "path must be an integer array of country indices")
+    want = costs.shape[:-1] + ((dest.shape[1],) if has_dest else ())
+    if path.shape != want:
+        fail("path", path, f"path must have shape {want} (costs' batch, nodes{', destinations' if has_dest else ''}); got {path.shape}")
+    if is_concrete(path):
+        p = np.asarray(path)
+        if p.size and (p.min() < 0 or p.max() >= costs.shape[-1]):
+            fail("path", path, f"country indices must lie in [0, {costs.shape[-1]})")
+    flat, batch = _flatten(costs)
+    p = path.reshape((flat.shape[0],) + path.shape[len(batch):]).astype(jnp.int32)
+    if not has_dest:
+        p = p[..., None]
+    fields = _path_fields(flat, _pack(p, flat.shape[-1]), tree, T, tau, wages, dest, bool(value_dependent))
+    return _finish(fields, p, batch, has_dest)
+
+
+def evaluate_path(costs, path, trade_costs, tau, *, wages=None, value_dependent=False, destination_costs=None) -> ChainSolution:
+    """:func:`evaluate_tree_path` for a chain: the cost and fields of a given path, eq. (1) / (7)-(8)."""
+    if jnp.ndim(costs) < 2:
+        fail("costs", costs, "costs must have shape (..., stages, countries)")
+    return evaluate_tree_path(costs, path, Tree.chain(jnp.shape(costs)[-2]), trade_costs, tau, wages=wages, value_dependent=value_dependent, destination_costs=destination_costs)
+
+
+# ----------------------------------------------------------------------------------------------
+# Brute force: enumerate all M^n paths (the reference for tests on small problems)
+# ----------------------------------------------------------------------------------------------
+
+_BRUTE_FORCE_LIMIT = 2_000_000
+
+
+def brute_force_tree(costs, tree, trade_costs, tau, *, wages=None, value_dependent=False, destination_costs=None) -> ChainSolution:
+    """The optimum by enumerating all ``M^n`` location assignments (small problems only).
+
+    Evaluates every path with the direct cost formula (eq. 5 / 7-8, the code behind
+    :func:`evaluate_tree_path`) and keeps the cheapest (the first in lexicographic order among
+    ties). Independent of the Bellman recursion.
+    """
+    if not isinstance(tree, Tree):
+        fail("tree", tree, "must be a jaxtrade.Tree")
+    costs, T, tau, wages, dest, has_dest = _prepare(costs, trade_costs, tau, wages, destination_costs, tree.n_nodes, tree.n_nodes - 1, "nodes")
+    n, m = costs.shape[-2], costs.shape[-1]
+    if m**n > _BRUTE_FORCE_LIMIT:
+        fail("costs", costs, f"brute force enumerates M^n = {m}^{n} paths; at most {_BRUTE_FORCE_LIMIT} allowed")
+    flat, batch = _flatten(costs)
+    f, d = flat.shape[0], dest.shape[1]
+    all_paths = jnp.asarray(np.array(list(itertools.product(range(m), repeat=n)), dtype=np.int32))  # (P, n)
+
+    def one_path(p):
+        return _path_fields(flat, _pack(jnp.broadcast_to(p[None, :, None], (f, n, d)), m), tree, T, tau, wages, dest, bool(value_dependent))
+
+    sols = jax.lax.map(one_path, all_paths)  # every field gains a leading path axis P
+    best = jnp.argmin(sols["cost"], axis=0)  # (F, D)
+    fields = {k: jnp.take_along_axis(v, best[None] if v.ndim == 3 else best[None, :, None, :], axis=0)[0] for k, v in sols.items()}
+    path = jnp.transpose(all_paths[best], (0, 2, 1))  # (F, D, n) -> (F, n, D)
+    return _finish(fields, path, batch, has_dest)
+
+
+def brute_force_chain(costs, trade_costs, tau, *, wages=None, value_dependent=False, destination_costs=None) -> ChainSolution:
+    """The chain optimum by enumerating all ``M^N`` paths; same arguments and fields as :func:`solve_chain`."""
+    return brute_force_tree(costs, Tree.chain(jnp.shape(costs)[-2]), trade_costs, tau, wages=wages, value_dependent=value_dependent, destination_costs=destination_costs)
