@@ -460,7 +460,9 @@ def _path_fields_one(costs, words, tree, T, tau, wages, dest, value_dependent):
     priced = tau[None, :] * link  # τ_e T(c_e, c_parent), (F, E)
     if value_dependent:
         # χ_root = 1 + τ^F T^F(c_root, d);  χ_child = χ_parent (1 + τ_child T(c_child, c_parent))  (eq. 8)
-        if is_chain:
+        if n == 1:
+            chi = (1 + ship)[:, None]
+        elif is_chain:
             rev = jnp.cumprod((1 + priced)[:, ::-1], axis=1)[:, ::-1]  # Π_{s >= i} (1 + τ_s T_s)
             chi = jnp.concatenate([rev, jnp.ones_like(rev[:, :1])], axis=1) * (1 + ship)[:, None]
         else:
@@ -682,7 +684,7 @@ def brute_force_tree(costs, tree, trade_costs, tau, *, wages=None, value_depende
     def one_path(p):
         return _path_fields(flat, _pack(jnp.broadcast_to(p[None, :, None], (f, n, d)), m), tree, T, tau, wages, dest, bool(value_dependent))
 
-    sols = jax.lax.map(one_path, all_paths)  # every field gains a leading path axis P
+    sols = jax.lax.map(one_path, all_paths, batch_size=min(len(all_paths), 4096))  # leading path axis P
     best = jnp.argmin(sols["cost"], axis=0)  # (F, D)
     fields = {k: jnp.take_along_axis(v, best[None] if v.ndim == 3 else best[None, :, None, :], axis=0)[0] for k, v in sols.items()}
     path = jnp.transpose(all_paths[best], (0, 2, 1))  # (F, D, n) -> (F, n, D)
