@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import platform
 import time
 
@@ -76,8 +79,12 @@ def naive_scan(a, T, tau):
     return jax.vmap(one)(a)
 
 
+YNN_OFF = "--xla_cpu_experimental_ynn_fusion_type="
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
+    p.add_argument("--both-xla-settings", action="store_true", help="run twice in subprocesses: default XLA flags, and with XLA:CPU's YNNPACK fusion off")
     p.add_argument("--firms", type=int, default=1_000_000)
     p.add_argument("--stages", type=int, default=10)
     p.add_argument("--countries", type=int, default=2)
@@ -85,13 +92,15 @@ def main(argv=None):
     p.add_argument("--python-firms", type=int, default=2_000)
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
+    if args.both_xla_settings:
+        return _both(argv)
     f, n, m = args.firms, args.stages, args.countries
     rng = np.random.default_rng(0)
     a_np = rng.uniform(size=(f, n, m)).astype(np.float32)
     T_np = (1.0 - np.eye(m)).astype(np.float32)
     tau = np.float32(0.3)
     a, T = jnp.asarray(a_np), jnp.asarray(T_np)
-    res = dict(device=str(jax.devices()[0].device_kind), platform=jax.devices()[0].platform, jax=jax.__version__,
+    res = dict(xla_flags=os.environ.get("XLA_FLAGS", ""), device=str(jax.devices()[0].device_kind), platform=jax.devices()[0].platform, jax=jax.__version__,
                cpu=platform.processor() or platform.machine(), dtype="float32", firms=f, stages=n, countries=m, repeats=args.repeats, results={})
 
     def record(name, first, best, firms=f):
@@ -128,6 +137,26 @@ def main(argv=None):
     print(text)
     if args.out:
         with open(args.out, "w") as fh:
+            fh.write(text)
+
+
+def _both(argv):
+    """Runs the benchmark under both XLA:CPU settings (the flag must be set before JAX starts)."""
+    rest = [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--both-xla-settings",)]
+    out = None
+    if "--out" in rest:
+        i = rest.index("--out")
+        out = rest[i + 1]
+        rest = rest[:i] + rest[i + 2 :]
+    runs = {}
+    for name, flags in (("default", os.environ.get("XLA_FLAGS", "")), ("ynn_fusion_off", (os.environ.get("XLA_FLAGS", "") + " " + YNN_OFF).strip())):
+        env = dict(os.environ, XLA_FLAGS=flags)
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.chain", *rest], env=env, capture_output=True, text=True, check=True)
+        runs[name] = json.loads(proc.stdout)
+    text = json.dumps(runs, indent=2)
+    print(text)
+    if out:
+        with open(out, "w") as fh:
             fh.write(text)
 
 

@@ -214,9 +214,7 @@ def _prepare(costs, trade_costs, tau, wages, destination_costs, n_nodes_expected
     if trade_costs.shape != (m, m):
         fail("trade_costs", trade_costs, f"trade_costs must have shape (M, M) = ({m}, {m}) to match costs; got {trade_costs.shape}")
     tau = _as_float(tau)
-    if tau.ndim == 0:
-        tau = jnp.broadcast_to(tau, (n_edges,))
-    elif tau.shape != (n_edges,):
+    if tau.ndim != 0 and tau.shape != (n_edges,):
         fail("tau", tau, f"tau must be a scalar or have shape ({n_edges},) (one per link between stages); got {tau.shape}")
     if wages is None:
         wages = jnp.ones((m,), costs.dtype)
@@ -331,7 +329,7 @@ def _tree_recursion(costs, tree, T, tau, wages, dest, value_dependent, temperatu
         v = _node_values(costs, n, wages)
         pay = [pk.own(n, k) for k in range(m)] if with_path else None
         for child in tree.children[n]:
-            incoming, chosen = _min_over_origins(values.pop(child), tau[edge_index[child]] * T, value_dependent, temperature, paths.pop(child) if with_path else None)
+            incoming, chosen = _min_over_origins(values.pop(child), _tau_at(tau, edge_index[child]) * T, value_dependent, temperature, paths.pop(child) if with_path else None)
             v = [v[k] + incoming[k] for k in range(m)]
             if with_path:
                 pay = [tuple(a | b for a, b in zip(pay[k], chosen[k])) for k in range(m)]
@@ -374,7 +372,7 @@ def _chain_scan(costs, T, tau, wages, dest, value_dependent, temperature, with_p
         ])
         return (v_new, p_new), None
 
-    (v, p), _ = jax.lax.scan(step, (v0, p0), (ct[1:], tau, jnp.arange(1, n)))
+    (v, p), _ = jax.lax.scan(step, (v0, p0), (ct[1:], jnp.broadcast_to(tau, (n - 1,)), jnp.arange(1, n)))
     final, chosen = _min_over_origins(list(v), dest, value_dependent, temperature, [tuple(p[j]) for j in range(m)] if with_path else None)
     cost = jnp.stack(final, axis=-1)
     if not with_path:
@@ -401,19 +399,42 @@ def _optimal_cost(costs, tree, T, tau, wages, dest, value_dependent, temperature
 
 def _optimal_path(costs, tree, T, tau, wages, dest, value_dependent):
     """The optimal path (hard minimum), packed: a list of uint32 (F, D) words (:class:`_Packing`)."""
-    _, words = _recursion(costs, tree, T, tau, wages, dest, value_dependent, None, True)
-    return jax.lax.optimization_barrier(words)  # materialise once; consumers must not recompute the recursion
+    return _optimal_cost_and_path(costs, tree, T, tau, wages, dest, value_dependent)[1]
+
+
+def _optimal_cost_and_path(costs, tree, T, tau, wages, dest, value_dependent):
+    """Minimal cost (F, D) and packed optimal path from one pass of the recursion, each stored once
+    (XLA would otherwise fuse — duplicate — the whole recursion into every consumer)."""
+    cost, words = _recursion(costs, tree, T, tau, wages, dest, value_dependent, None, True)
+    return _materialise(cost, costs), [_materialise(w, costs) for w in words]
+
+
+def _materialise(x, costs):
+    """``x`` unchanged (and so its derivative), but computed once and stored: XLA would otherwise
+    fuse (duplicate) its whole producer — the Bellman recursion — into every consumer (measured:
+    25 passes over the costs in one value-and-gradient), or let a reduction swallow dozens of
+    per-node intermediates. An optimisation barrier is dropped by XLA:CPU before fusion; an integer
+    division by a runtime 1 is an "expensive" op that no fusion duplicates or absorbs."""
+    one = jnp.isfinite(costs[:1, 0, 0])[0]
+    if jnp.issubdtype(x.dtype, jnp.integer):
+        return x // (one.astype(x.dtype) | jnp.asarray(1, x.dtype))
+    return _materialise_float(x, one)
+
+
+@jax.custom_jvp
+def _materialise_float(x, one):
+    bits = {2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint64}[x.dtype.itemsize]
+    b = jax.lax.bitcast_convert_type(x, bits)
+    return jax.lax.bitcast_convert_type(b // (one.astype(bits) | jnp.asarray(1, bits)), x.dtype)
+
+
+@_materialise_float.defjvp
+def _materialise_float_jvp(primals, tangents):
+    x, one = primals
+    return _materialise_float(x, one), tangents[0]
 
 
 _SELECT_LIMIT = 8  # up to this many countries, T(c, c') is picked by elementwise selects (no gathers)
-
-
-def _select(path, options):
-    """``options[path]`` elementwise; ``options`` a list of M arrays broadcastable against ``path``."""
-    out = jnp.where(path == 0, options[0], 0)
-    for k in range(1, len(options)):
-        out = out + jnp.where(path == k, options[k], 0)
-    return out
 
 
 def _path_fields(costs, words, tree, T, tau, wages, dest, value_dependent):
@@ -422,69 +443,99 @@ def _path_fields(costs, words, tree, T, tau, wages, dest, value_dependent):
     ``costs`` (F, n, M); ``words`` the packed paths (list of uint32 (F, D), :class:`_Packing`).
     Returns a dict of (F, D) arrays and ``labour`` (F, M, D).
 
-    Layout matters on CPU: slicing ``costs[:, :, k]`` is a strided read that XLA does not
-    vectorise (measured ~5x slower than a contiguous pass), so the path enters as a one-hot mask
-    over the contiguous ``(node, country)`` axis of ``costs``, built by broadcasting the packed
-    words. The reverse-mode transpose (the envelope gradient) is then elementwise on that layout.
+    Written node by node on firms-long vectors, like the recursion itself: every field is a sum
+    of elementwise terms with a firms-long result, so XLA fuses each into one pass over the input.
+    (Intermediate ``(F, n)`` arrays and reductions over the short node axis were 5-40x slower
+    on CPU.)
     """
     per_dest = [_path_fields_one(costs, [w[:, d] for w in words], tree, T, tau, wages, dest[:, d], value_dependent) for d in range(dest.shape[1])]
     return {key: jnp.stack([f[key] for f in per_dest], axis=-1) for key in per_dest[0]}
 
 
-def _path_fields_one(costs, words, tree, T, tau, wages, dest, value_dependent):
-    f, n, m = costs.shape
-    pk = _Packing(n, m)
-    node = np.arange(n)
-    word_of, slot = np.divmod(node, pk.per_word)
-    shifts = (slot * pk.bits).astype(np.uint32)
-    loc = jnp.concatenate(
-        [(words[w][:, None] >> shifts[word_of == w][None, :]) & jnp.uint32(pk.mask) for w in range(pk.words)], axis=1
-    ).astype(jnp.int32)  # (F, n)
-    k_of = np.tile(np.arange(m, dtype=np.int32), n)
-    onehot = jnp.broadcast_to(loc[:, :, None], (f, n, m)).reshape(f, n * m) == k_of[None, :]  # 1(c_i = k)
-    cf = costs.reshape(f, n * m)
-    w_flat = jnp.tile(wages, n)[None, :]
-    is_chain = tree.parent == tuple(range(1, n)) + (-1,)
-    if is_chain:
-        p_from, p_to = loc[:, :-1], loc[:, 1:]
-    else:
-        p_from = loc[:, np.asarray(tree.edges, dtype=np.int32)]
-        p_to = loc[:, np.asarray([tree.parent[e] for e in tree.edges], dtype=np.int32)]
+def _pick(loc, options):
+    """``options[loc]`` elementwise for a firms-long ``loc``; ``options`` a list of M arrays or scalars."""
+    out = jnp.broadcast_to(options[0], loc.shape)
+    for k in range(1, len(options)):
+        out = jnp.where(loc == k, options[k], out)
+    return out
+
+
+def _link(T, loc_from, loc_to):
+    """``T[loc_from, loc_to]`` elementwise (selects for few countries, a gather otherwise)."""
+    m = T.shape[0]
     if m <= _SELECT_LIMIT:
-        link = _select(p_from, [_select(p_to, [T[j, k] for k in range(m)]) for j in range(m)])  # T(c_e, c_parent)
-    else:
-        link = T[p_from, p_to]
-    ship = _select(loc[:, tree.root], [dest[k] for k in range(m)])  # τ^F T^F(c_root, d), (F,)
-    used = jnp.where(onehot, cf, 0)  # a_ik 1(c_i = k)
-    production = (used * w_flat).sum(axis=1)
-    priced = tau[None, :] * link  # τ_e T(c_e, c_parent), (F, E)
+        return _pick(loc_from, [_pick(loc_to, [T[j, k] for k in range(m)]) for j in range(m)])
+    return T[loc_from, loc_to]
+
+
+def _tau_at(tau, e):
+    """τ of link ``e``: a scalar τ prices every link (kept scalar so its gradient is one reduction)."""
+    return tau if tau.ndim == 0 else tau[e]
+
+
+def _chi(tree, priced, ship):
+    """Quantities of eq. (8): ``χ_root = 1 + τ^F T^F``; ``χ_child = χ_parent (1 + τ_child T(c_child, c_parent))``."""
+    chi = {tree.root: 1 + ship}
+    for node in reversed(tree.order):
+        for c in tree.children[node]:
+            chi[c] = chi[node] * (1 + priced[c])
+    return chi
+
+
+def _path_fields_one(costs, words, tree, T, tau, wages, dest, value_dependent):
+    n, m = costs.shape[1], costs.shape[2]
+    pk = _Packing(n, m)
+    loc = [pk.unpack(words, i) for i in range(n)]  # c_i, firms-long
+    a = [_pick(loc[i], [costs[:, i, k] for k in range(m)]) for i in range(n)]  # a_{i, c_i}
+    w = [_pick(loc[i], [wages[k] for k in range(m)]) for i in range(n)]
+    link = {c: _link(T, loc[c], loc[tree.parent[c]]) for c in tree.edges}  # T(c_e, c_parent)
+    ship = _pick(loc[tree.root], [dest[k] for k in range(m)])  # τ^F T^F(c_root, d)
+    production = sum(w[i] * a[i] for i in range(n))
+    zero = jnp.zeros_like(production)
     if value_dependent:
-        # χ_root = 1 + τ^F T^F(c_root, d);  χ_child = χ_parent (1 + τ_child T(c_child, c_parent))  (eq. 8)
-        if n == 1:
-            chi = (1 + ship)[:, None]
-        elif is_chain:
-            rev = jnp.cumprod((1 + priced)[:, ::-1], axis=1)[:, ::-1]  # Π_{s >= i} (1 + τ_s T_s)
-            chi = jnp.concatenate([rev, jnp.ones_like(rev[:, :1])], axis=1) * (1 + ship)[:, None]
-        else:
-            e_of = {c: e for e, c in enumerate(tree.edges)}
-            chis = {tree.root: 1 + ship}
-            for nd in reversed(tree.order):
-                for c in tree.children[nd]:
-                    chis[c] = chis[nd] * (1 + priced[:, e_of[c]])
-            chi = jnp.stack([chis[i] for i in range(n)], axis=1)
-        used = used * jnp.broadcast_to(chi[:, :, None], (f, n, m)).reshape(f, n * m)
-        cost = (used * w_flat).sum(axis=1)
+        chi = _chi(tree, {c: _tau_at(tau, e) * link[c] for e, c in enumerate(tree.edges)}, ship)
+        used = [a[i] * chi[i] for i in range(n)]
+        cost = sum(w[i] * used[i] for i in range(n))
     else:
-        cost = production + priced.sum(axis=1) + ship
-    labour = jnp.stack([jnp.where(k_of[None, :] == k, used, 0).sum(axis=1) for k in range(m)], axis=1)  # (F, M)
+        used = a
+        if tau.ndim == 0:  # one reduction for ∂/∂τ (= TQ, Lemma 1) instead of one per link
+            trade = tau * sum(link.values(), zero)
+        else:
+            trade = sum((tau[e] * link[c] for e, c in enumerate(tree.edges)), zero)
+        cost = production + trade + ship
     return dict(
         cost=cost,
         production_cost=production,
         trade_cost=cost - production,
-        crossings=(p_from != p_to).sum(axis=1, dtype=jnp.int32),
-        transport_quantity=link.sum(axis=1),
-        labour=labour,
+        crossings=sum(((loc[c] != loc[tree.parent[c]]).astype(jnp.int32) for c in tree.edges), jnp.zeros(production.shape, jnp.int32)),
+        transport_quantity=sum(link.values(), zero),
+        labour=jnp.stack([sum((jnp.where(loc[i] == k, used[i], 0) for i in range(n)), zero) for k in range(m)], axis=1),
     )
+
+
+def _cost_weights(costs, words, tree, T, tau, wages, dest, value_dependent):
+    """``∂MC_d/∂a_ik = w_k χ_i 1(c_i = k)`` as an (F, n, M) array per destination (envelope theorem).
+
+    Built by broadcasting the packed path against (node, country) indices: one fused pass that
+    writes the gradient in the costs' own layout.
+    """
+    f, n, m = costs.shape
+    pk = _Packing(n, m)
+    word_of, slot = np.divmod(np.arange(n), pk.per_word)
+    shift = jnp.asarray((slot * pk.bits).astype(np.uint32))[None, :, None]
+    out = []
+    for d in range(dest.shape[1]):
+        word = sum(jnp.where(jnp.asarray(word_of == w)[None, :, None], words[w][:, d, None, None], jnp.uint32(0)) for w in range(pk.words))
+        onehot = ((word >> shift) & jnp.uint32(pk.mask)) == jnp.arange(m, dtype=jnp.uint32)[None, None, :]  # (F, n, M)
+        weight = wages[None, None, :]
+        if value_dependent:
+            one = [w_[:, d] for w_ in words]
+            locs = [pk.unpack(one, i) for i in range(n)]
+            priced = {c: _tau_at(tau, e) * _link(T, locs[c], locs[tree.parent[c]]) for e, c in enumerate(tree.edges)}
+            chi = _chi(tree, priced, _pick(locs[tree.root], [dest[k, d] for k in range(m)]))
+            weight = weight * jnp.stack([chi[i] for i in range(n)], axis=1)[:, :, None]
+        out.append(jnp.where(onehot, weight, jnp.zeros((), costs.dtype)))
+    return out
 
 
 def _pack(path, m):
@@ -504,21 +555,92 @@ def _envelope_cost(costs, tree, T, tau, wages, dest, value_dependent):
     return _optimal_cost(costs, tree, T, tau, wages, dest, value_dependent, None)
 
 
-@_envelope_cost.defjvp
 def _envelope_cost_jvp(tree, value_dependent, primals, tangents):
     """Envelope theorem: d MC = d [cost of the optimal path], the path held fixed.
 
-    The path is recovered (packed, one fused pass) only here, when a derivative is asked for;
-    then eq. (1)/(7)-(8) is differentiated along it (Lemma 1: ∂MC/∂τ = TQ; ∂MC/∂a_ik =
-    w_k χ_i 1(c_i = k); ∂MC/∂w_k = L_Dk).
+    The path is recovered (packed, one fused pass) only here, when a derivative is asked for.
+    The tangent is written as a sum of (firm-wise partial derivative) × (input tangent), with the
+    partial derivatives built directly from the packed path, so that the transpose — reverse
+    mode — is one elementwise pass for the costs and one reduction per small input:
+
+    - costs: ``∂MC/∂a_ik = w_k χ_i 1(c_i = k)`` (``χ_i = 1`` for additive costs);
+    - additive costs: ``∂MC/∂τ = TQ`` (Lemma 1; per link ``T(c_e, c_e+1)`` for a stage-dependent τ),
+      ``∂MC/∂T_jk = Σ_e τ_e 1(c_e = j, c_e+1 = k)``, ``∂MC/∂w_k = L_Dk`` (§3.5),
+      ``∂MC_d/∂(τ^F T^F)_kd = 1(c_N = k)``;
+    - value-dependent costs: the derivative of eq. (7)-(8) along the path, by autodiff.
+
+    The partial derivatives are themselves differentiable (in everything but the path), so
+    second derivatives (Hessians of calibration objectives) are those of the cost along the path.
     """
     costs, T, tau, wages, dest = primals
-    words = jax.lax.stop_gradient(_optimal_path(costs, tree, T, tau, wages, dest, value_dependent))
+    d_costs, d_T, d_tau, d_wages, d_dest = tangents
+    cost, words = jax.lax.stop_gradient(_optimal_cost_and_path(costs, tree, T, tau, wages, dest, value_dependent))
+    zero = jax.custom_derivatives.SymbolicZero
+    small, d_small = (T, tau, wages, dest), (d_T, d_tau, d_wages, d_dest)
+    m = costs.shape[-1]
+    if value_dependent or m > _SELECT_LIMIT:
 
-    def along_path(costs, T, tau, wages, dest):
-        return _path_fields(costs, words, tree, T, tau, wages, dest, value_dependent)["cost"]
+        def along_path(T, tau, wages, dest):
+            return _path_fields(costs, words, tree, T, tau, wages, dest, value_dependent)["cost"]
 
-    return jax.jvp(along_path, primals, tangents)
+        d_small = tuple(jnp.zeros_like(x) if isinstance(t, zero) else t for x, t in zip(small, d_small))
+        primal_out, tangent = jax.jvp(along_path, small, d_small)
+    else:
+        _, partials = _additive_partials(costs, words, tree, T, tau, wages, dest)
+        primal_out = cost  # the recursion's own minimum: no second pass along the path
+        tangent = jnp.zeros_like(primal_out)
+        for name, d_x in zip(("T", "tau", "wages", "dest"), d_small):
+            if not isinstance(d_x, zero):
+                tangent = tangent + partials[name](d_x)
+    if not isinstance(d_costs, zero):
+        weights = _cost_weights(costs, words, tree, T, tau, wages, dest, value_dependent)
+        tangent = tangent + jnp.stack([(g * d_costs).sum(axis=(1, 2)) for g in weights], axis=-1)
+    return primal_out, tangent
+
+
+def _additive_partials(costs, words, tree, T, tau, wages, dest):
+    """Cost along the path and its firm-wise partial derivatives in (T, τ, w, τ^F T^F), additive case.
+
+    Returns ``cost`` (F, D) and, per input, a function mapping that input's tangent to the (F, D)
+    tangent of the cost (a sum of firm-long partials times tangent entries).
+    """
+    n, m = costs.shape[1], costs.shape[2]
+    pk = _Packing(n, m)
+    per_d = []
+    for d in range(dest.shape[1]):
+        loc = [pk.unpack([w[:, d] for w in words], i) for i in range(n)]
+        a = [_pick(loc[i], [costs[:, i, k] for k in range(m)]) for i in range(n)]
+        labour = [sum((jnp.where(loc[i] == k, a[i], 0) for i in range(n)), jnp.zeros_like(a[0])) for k in range(m)]
+        link = {c: _link(T, loc[c], loc[tree.parent[c]]) for c in tree.edges}
+        pair = {c: [[(loc[c] == j) & (loc[tree.parent[c]] == k) for k in range(m)] for j in range(m)] for c in tree.edges}
+        root = [(loc[tree.root] == k) for k in range(m)]
+        zero = jnp.zeros_like(a[0])
+        trade = sum((_tau_at(tau, e) * link[c] for e, c in enumerate(tree.edges)), zero)
+        cost = sum((wages[k] * labour[k] for k in range(m)), zero) + trade + _pick(loc[tree.root], [dest[k, d] for k in range(m)])
+        labour = [_materialise(x, costs) for x in labour]
+        per_d.append(dict(cost=cost, labour=labour, link=link, tq=_materialise(sum(link.values(), zero), costs), pair=pair, root=root, zero=zero))
+
+    def stack(fn):
+        return jnp.stack([fn(p, d) for d, p in enumerate(per_d)], axis=-1)
+
+    def d_tau(t):
+        if t.ndim == 0:
+            return stack(lambda p, d: (p["tq"][:, None] @ t.reshape(1, 1))[:, 0])  # a dot: its transpose is a matvec, not a YNN reduce
+        return stack(lambda p, d: sum((t[e] * p["link"][c] for e, c in enumerate(tree.edges)), p["zero"]))
+
+    def d_T(t):
+        return stack(lambda p, d: sum((jnp.where(p["pair"][c][j][k], _tau_at(tau, e) * t[j, k], 0) for e, c in enumerate(tree.edges) for j in range(m) for k in range(m) if j != k), p["zero"]))
+
+    partials = dict(
+        tau=d_tau,
+        T=d_T,
+        wages=lambda t: stack(lambda p, d: sum((t[k] * p["labour"][k] for k in range(m)), p["zero"])),
+        dest=lambda t: stack(lambda p, d: sum((jnp.where(p["root"][k], t[k, d], 0) for k in range(m)), p["zero"])),
+    )
+    return stack(lambda p, d: p["cost"]), partials
+
+
+_envelope_cost.defjvp(_envelope_cost_jvp, symbolic_zeros=True)
 
 
 def _flatten(costs):

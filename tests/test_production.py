@@ -312,3 +312,19 @@ def test_bad_input_is_named(kwargs, match):
 def test_bad_trees(parent, match):
     with pytest.raises(jt.JaxtradeInputError, match=match):
         jt.Tree(parent)
+
+
+def test_second_derivatives_along_the_path():
+    """Hessians (calibration's standard errors) are those of the cost along the optimal path:
+    ∂²MC/∂w_k∂a_ik = 1(c_i = k), ∂²MC/∂τ² = 0, ∂²MC/∂a² = 0 (piecewise linear)."""
+    rng = np.random.default_rng(8)
+    a = rng.uniform(0.5, 5, size=(7, 3))
+    T = rng.uniform(0.1, 2, size=(3, 3))
+    np.fill_diagonal(T, 0)
+    w = np.array([1.0, 0.9, 1.1])
+    path = np.asarray(jt.solve_chain(a, T, 0.4, wages=w).path)
+    cross = jax.jacfwd(jax.grad(lambda a_, w_: jt.solve_chain(a_, T, 0.4, wages=w_).cost, argnums=1), argnums=0)(a, w)  # (M, N, M)
+    expected = np.stack([np.asarray(jax.nn.one_hot(path, 3)) * (np.arange(3) == k)[None, :] for k in range(3)])
+    np.testing.assert_allclose(cross, expected, atol=1e-12)
+    h_tau = jax.hessian(lambda t: jt.solve_chain(a, T, t, wages=w).cost)(0.4)
+    assert abs(float(h_tau)) < 1e-12

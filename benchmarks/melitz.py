@@ -1,0 +1,158 @@
+"""Benchmark of jaxtrade.melitz (opt-in; not a test).
+
+1. One asymmetric N-country equilibrium (default N = 50) in float64: with an outside good
+   (N unknowns) and with wages from trade balance (2N − 1 unknowns).
+2. A sweep of 1,000 symmetric open-economy equilibria (log-normal productivity) over τ:
+   ``jax.jit(jax.vmap(...))`` in one call, against a Python loop of ``scipy.optimize.brentq`` on
+   eq. 16 with ``scipy.integrate.quad`` for J (timed on a subset, reported per equilibrium).
+
+Compilation is timed separately; timings are the median of repeats after a warm-up, with
+``block_until_ready``. Run: ``python benchmarks/melitz.py [--countries 50] [--sweep 1000]
+[--loop 60] [--output results.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optimistix as optx  # noqa: E402
+from scipy import integrate, optimize, stats  # noqa: E402
+
+from jaxtrade import distributions as D  # noqa: E402
+from jaxtrade import melitz  # noqa: E402
+
+SIGMA, F, FX, FE, N_SYM = 3.0, 1.0, 1.5, 0.1, 3
+MU, SD = 0.0, 1.0
+
+
+def _timeit(fn, repeats):
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts)), float(np.min(ts))
+
+
+def world(n, seed=0):
+    """Countries at random points of the unit square: τ_ni = 1.2 + distance, f_ni = 1.5 (n ≠ i),
+    f_ii = 1, f_E = 0.1, L̄ uniform on [1, 10] (an interior equilibrium exists)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.0, 1.0, (n, 2))
+    dist = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+    tau = 1.2 + dist
+    np.fill_diagonal(tau, 1.0)
+    f = np.full((n, n), 1.5)
+    np.fill_diagonal(f, 1.0)
+    return tau, f, np.full(n, 0.1), rng.uniform(1.0, 10.0, n)
+
+
+def bench_multi(n, repeats):
+    tau, f, fe, L = (jnp.asarray(x) for x in world(n))
+    dist = D.LogNormal(0.0, 1.0)
+    out = {}
+    for outside in (True, False):
+        fn = jax.jit(
+            lambda t, ff, e, l: melitz.multi_country(dist, SIGMA, t, ff, e, l, beta=0.5 if outside else 1.0,
+                                                     outside_good=outside, throw=False)
+        )
+        t0 = time.perf_counter()
+        eq = jax.block_until_ready(fn(tau, f, fe, L))
+        compile_s = time.perf_counter() - t0
+        med, mn = _timeit(lambda: fn(tau, f, fe, L), repeats)
+        out["outside_good" if outside else "trade_balance_wages"] = dict(
+            compile_plus_first_run_s=compile_s,
+            median_s=med,
+            min_s=mn,
+            converged=bool(eq.result == optx.RESULTS.successful),
+            steps=int(eq.steps),
+            residual=float(eq.residual),
+        )
+    return out
+
+
+def bench_sweep(n_sweep, n_loop, repeats):
+    taus = np.linspace(1.1, 3.0, n_sweep)
+    dist = D.LogNormal(MU, SD)
+
+    def one(t):
+        eq = melitz.symmetric_open_economy(dist, SIGMA, F, FX, FE, t, N_SYM, throw=False)
+        return eq.cutoff, eq.export_cutoff, eq.domestic_trade_share, eq.result
+
+    fn = jax.jit(jax.vmap(one))
+    tj = jnp.asarray(taus)
+    t0 = time.perf_counter()
+    cut, cutx, lam, res = jax.block_until_ready(fn(tj))
+    compile_s = time.perf_counter() - t0
+    med, mn = _timeit(lambda: fn(tj), repeats)
+
+    # reference: Python loop, brentq on eq. 16 with quad for J
+    s = SIGMA - 1.0
+    pdf = stats.lognorm(SD, scale=np.exp(MU)).pdf
+
+    def J(c):
+        return integrate.quad(lambda x: ((x / c) ** s - 1.0) * pdf(x), c, np.inf, epsrel=1e-10, limit=200)[0]
+
+    def solve_scipy(t):
+        ratio = t * (FX / F) ** (1.0 / s)
+        g = lambda c: F * J(c) + (N_SYM - 1) * FX * J(ratio * c) - FE  # noqa: E731
+        return optimize.brentq(g, 1e-3, 1e3, xtol=1e-13, rtol=1e-13)
+
+    idx = np.linspace(0, n_sweep - 1, n_loop).astype(int)
+    t0 = time.perf_counter()
+    ref = np.array([solve_scipy(taus[i]) for i in idx])
+    loop_s = time.perf_counter() - t0
+    per_eq_scipy = loop_s / n_loop
+    err = float(np.max(np.abs(np.asarray(cut)[idx] / ref - 1.0)))
+    return dict(
+        n_equilibria=n_sweep,
+        compile_plus_first_run_s=compile_s,
+        vmapped_median_s=med,
+        vmapped_min_s=mn,
+        vmapped_per_equilibrium_us=1e6 * med / n_sweep,
+        all_converged=bool(jnp.all(res == optx.RESULTS.successful)),
+        scipy_loop_equilibria_timed=n_loop,
+        scipy_loop_per_equilibrium_ms=1e3 * per_eq_scipy,
+        scipy_loop_projected_s=per_eq_scipy * n_sweep,
+        speedup=per_eq_scipy * n_sweep / med,
+        max_rel_diff_cutoff_vs_scipy=err,
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--countries", type=int, default=50)
+    ap.add_argument("--sweep", type=int, default=1000)
+    ap.add_argument("--loop", type=int, default=60)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--output", default=None)
+    a = ap.parse_args()
+    rec = dict(
+        device=str(jax.devices()[0]),
+        platform=platform.platform(),
+        cpu_count=__import__("os").cpu_count(),
+        jax=jax.__version__,
+        dtype="float64",
+        distribution=f"LogNormal({MU}, {SD})",
+        quadrature_nodes=205,
+    )
+    rec["multi_country"] = dict(n_countries=a.countries, **bench_multi(a.countries, a.repeats))
+    rec["symmetric_sweep"] = bench_sweep(a.sweep, a.loop, a.repeats)
+    text = json.dumps(rec, indent=2)
+    print(text)
+    if a.output:
+        with open(a.output, "w") as fh:
+            fh.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
