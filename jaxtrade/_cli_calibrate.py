@@ -135,15 +135,3 @@ def run(args) -> int:
     print(f"objective {args.objective} = {res.optimisation.value:.4e}; result {res.optimisation.result}; steps {res.optimisation.steps}; wrote {out}")
     return 0 if res.optimisation.result in ("converged", "max_steps") else 1
 
-
-def main(argv=None) -> int:
-    """Stand-alone entry (until the lead wires ``register`` into ``jaxtrade.cli``)."""
-    parser = argparse.ArgumentParser(prog="jaxtrade")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

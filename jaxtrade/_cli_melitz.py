@@ -27,7 +27,6 @@ printed as JSON (and written to ``--output`` if given).
 from __future__ import annotations
 
 import json
-import sys
 import tomllib
 
 import numpy as np
@@ -118,11 +117,3 @@ def register(subparsers) -> None:
     p.add_argument("--output", "-o", default=None, help="write the result as JSON here")
     p.set_defaults(func=main)
 
-
-if __name__ == "__main__":  # python -m jaxtrade._cli_melitz CONFIG.toml
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="jaxtrade")
-    register(parser.add_subparsers(dest="command", required=True))
-    a = parser.parse_args()
-    sys.exit(a.func(a))

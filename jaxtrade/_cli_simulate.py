@@ -216,15 +216,3 @@ def run(args) -> int:
         _plot(res.summary, args.plot)
     return 0
 
-
-def main(argv=None) -> int:
-    """Stand-alone entry (``python -m jaxtrade._cli_simulate ...``) until the main CLI wires it."""
-    parser = argparse.ArgumentParser(prog="jaxtrade")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

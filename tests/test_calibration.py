@@ -237,7 +237,7 @@ def test_calibrate_json_and_inference(exact_problem, bootstrap, sim_replications
 
 
 def _cli_run(tmp_path, extra=()):
-    from jaxtrade import _cli_calibrate
+    from jaxtrade import cli
 
     sales = cal.simulate_sales(TRUTH, SMALL, 1500, 2)
     csv = tmp_path / "sales.csv"
@@ -245,10 +245,10 @@ def _cli_run(tmp_path, extra=()):
     out = tmp_path / "result.json"
     argv = ["calibrate", str(csv), "--stages", "4", "--sigma", "4", "--draws", "pareto", "--firms", "1500", "--max-steps", "6", "--bootstrap", "4",
             "--sim-replications", "0", "--checkpoint-every", "3", "--out", str(out)]
-    assert _cli_calibrate.main(argv) == 0
+    assert cli.main(argv) == 0
     js = json.loads(out.read_text())
     if extra:
-        assert _cli_calibrate.main(argv + list(extra)) == 0
+        assert cli.main(argv + list(extra)) == 0
     return out, js, json.loads(out.read_text())
 
 

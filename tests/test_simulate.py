@@ -363,18 +363,18 @@ def test_bad_arguments_raise_named_error(build, arg):
 
 
 def test_cli_simulate_writes_json_and_png(tmp_path, capsys):
-    from jaxtrade import _cli_simulate
+    from jaxtrade import _cli_simulate, cli
 
     out, png = tmp_path / "r.json", tmp_path / "r.png"
     argv = ["simulate", "--firms", "3_000", "--stages", "4", "--countries", "2", "--draws",
             "pareto:shape=2,scale=0.5", "--tau", "0.3", "--wages", "1,1.2", "--sigma", "4", "--seed", "5",
             "--out", str(out), "--plot", str(png), "--no-progress"]
-    assert _cli_simulate.main(argv) == 0
+    assert cli.main(argv) == 0
     data = json.loads(out.read_text())
     expect = simulate(small_model(), 3000, seed=5, sigma=4.0).summary
     np.testing.assert_allclose(data["summary"]["power_mean"], expect.power_mean, rtol=1e-12)
     assert data["summary"]["n_firms"] == 3000 and png.stat().st_size > 0
-    assert _cli_simulate.main(argv[:8] + ["lognormal:mu=0"] + argv[9:]) == 2
+    assert cli.main(argv[:8] + ["lognormal:mu=0"] + argv[9:]) == 2
     assert "sigma" in capsys.readouterr().err
     d = _cli_simulate.parse_distribution("gengamma:scale=1,d=2,p=1.5")
     assert isinstance(d, jd.GeneralizedGamma) and float(d.p) == 1.5
