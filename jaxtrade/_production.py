@@ -574,7 +574,8 @@ def _envelope_cost_jvp(tree, value_dependent, primals, tangents):
     """
     costs, T, tau, wages, dest = primals
     d_costs, d_T, d_tau, d_wages, d_dest = tangents
-    cost, words = jax.lax.stop_gradient(_optimal_cost_and_path(costs, tree, T, tau, wages, dest, value_dependent))
+    cost, words = _optimal_cost_and_path(costs, tree, T, tau, wages, dest, value_dependent)
+    words = jax.lax.stop_gradient(words)  # the path is locally constant; `cost` stays differentiable for higher orders
     zero = jax.custom_derivatives.SymbolicZero
     small, d_small = (T, tau, wages, dest), (d_T, d_tau, d_wages, d_dest)
     m = costs.shape[-1]
