@@ -83,8 +83,12 @@ def test_large_brute_force_case_n8_m4():
         np.testing.assert_array_equal(dp.path, bf.path)
 
 
-def test_long_chain_scan_agrees_with_unrolled_tree_engine():
+def test_long_chain_scan_agrees_with_unrolled_tree_engine(monkeypatch):
     """Long chains run as a lax.scan; the unrolled engine (via a renumbered tree) must agree."""
+    from jaxtrade import _production
+
+    monkeypatch.setattr(_production, "_UNROLL_LIMIT", 0)  # force the scan for this chain
+    monkeypatch.setattr(_production, "_UNROLL_LIMIT_WITH_PATH", 0)
     rng = np.random.default_rng(0)
     n, m = 40, 5
     costs = rng.uniform(0, 1, size=(16, n, m))
@@ -92,11 +96,13 @@ def test_long_chain_scan_agrees_with_unrolled_tree_engine():
     np.fill_diagonal(T, 0)
     tau = rng.uniform(0, 1, size=n - 1)
     chain = jt.solve_chain(costs, T, tau)
+    g_chain = jax.grad(lambda c: jt.solve_chain(c, T, tau).cost.sum())(costs)
     # The same chain numbered backwards is not recognised as a chain: the unrolled tree engine solves it.
     rev = jt.Tree([-1] + list(range(n - 1)))
     tree = jt.solve_tree(costs[:, ::-1], rev, T, tau[::-1])
     np.testing.assert_allclose(chain.cost, tree.cost, rtol=1e-12)
     np.testing.assert_array_equal(chain.path, tree.path[:, ::-1])
+    np.testing.assert_array_equal(g_chain, jax.nn.one_hot(chain.path, m))
 
 
 # --- Forward (eq. 2) and reversed (eq. 3-4) induction ------------------------------------------
