@@ -58,10 +58,10 @@ __all__ = [
 
 # Chains with at most this many (stage × origin × destination) operations are unrolled into one
 # fused kernel; longer ones run as a `lax.scan` over stages. Measured (2-core CPU, N = 10, 262k
-# firms): unrolled M = 10 runs 16x and M = 20 9x faster than the scan (which materialises its carry
-# every stage); with path recovery the unrolled kernel's compile time explodes at M = 20, hence a
-# lower limit there.
-_UNROLL_LIMIT = 8192
+# firms, costs given): unrolled, M = 10 runs 13x faster than the scan (31 vs 2.4 M firms/s), which
+# materialises its carry every stage; but at M = 20 (4,200 operations) the unrolled kernel with
+# in-kernel draws took minutes to compile, so the limit stays below that.
+_UNROLL_LIMIT = 2500
 _UNROLL_LIMIT_WITH_PATH = 2500
 
 
