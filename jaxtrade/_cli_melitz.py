@@ -51,11 +51,10 @@ def _distribution(cfg):
 
 
 def run_config(cfg: dict) -> dict:
-    """Solves the model a parsed config describes; returns its fields as plain Python values."""
-    import jax
+    """Solves the model a parsed config describes; returns its fields as plain Python values.
 
-    if cfg.get("float64", True):
-        jax.config.update("jax_enable_x64", True)
+    Precision is the caller's (the ``jaxtrade melitz`` command enables float64 unless the config says
+    ``float64 = false``)."""
     from . import melitz
 
     model = cfg.get("model", "symmetric")
@@ -101,6 +100,10 @@ def run_config(cfg: dict) -> dict:
 def main(args) -> int:
     with open(args.config, "rb") as fh:
         cfg = tomllib.load(fh)
+    if cfg.get("float64", True):
+        import jax
+
+        jax.config.update("jax_enable_x64", True)  # the command's choice (equilibria in float64), not on import
     out = run_config(cfg)
     text = json.dumps(out, indent=2)
     if getattr(args, "output", None):
