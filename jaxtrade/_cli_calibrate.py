@@ -34,7 +34,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--bandwidth", type=float, default=None, help="kernel bandwidth in log sales (default Silverman)")
     p.add_argument("--firms", type=int, default=200_000, help="simulated firms (default 200,000)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--optimizer", choices=["lbfgs", "adam", "bfgs", "nelder_mead"], default="bfgs")
+    p.add_argument("--optimizer", choices=["newton", "bfgs", "lbfgs", "adam", "nelder_mead"], default="newton",
+                   help="newton: trust-region Newton with finite-difference Hessians of the autodiff gradient (default); nelder_mead: derivative-free baseline")
     p.add_argument("--max-steps", type=int, default=300)
     p.add_argument("--start", default=None, help="start values 'shape,scale,tau,wage' (default Table 1, 2000); repeat with ';' for multi-start")
     p.add_argument("--scale", type=float, default=None, help="normalisation of the unidentified scale (default: the start's scale)")
@@ -133,5 +134,5 @@ def run(args) -> int:
         se = "not identified (normalisation)" if not e["identified"] else f"s.e. {e['std_error']:.4g}" if e["std_error"] is not None else "s.e. n/a"
         print(f"{k:>10s} = {e['value']:.5g}  ({se})")
     print(f"objective {args.objective} = {res.optimisation.value:.4e}; result {res.optimisation.result}; steps {res.optimisation.steps}; wrote {out}")
-    return 0 if res.optimisation.result in ("converged", "max_steps") else 1
+    return 0 if res.optimisation.result in ("converged", "max_steps", "stalled") else 1
 

@@ -42,7 +42,8 @@ right) and smoothed by a Gaussian kernel of bandwidth ``h`` (default: Silverman'
 trimmed data, ``h = 0.9 min(sd, IQR/1.34) n^{-1/5}``). The effective kernel is the Gaussian
 convolved with the B-spline (variance ``h² + Δ²/3``, ``Δ`` the grid step, ``Δ ≤ h/3``).
 Trimming of the top ``trim`` share is soft in both samples: weight
-``sigmoid((q - x)/h_trim)`` with ``q`` the sample's own ``1 - trim`` quantile and
+``sigmoid((q - x)/h_trim)`` with ``q`` the sample's own soft ``1 - trim`` quantile
+(:func:`soft_quantile`: the weights sum to ``(1 - trim) n``, and ``q`` is smooth in every point) and
 ``h_trim = h/4`` (so the objective is smooth in the parameters); the exact statistics use hard
 trimming.
 
@@ -70,7 +71,8 @@ independent re-simulations (data fixed); with ``sim_replications=0``, ``Σ_sim =
 the asymptotic value when the model is correct. Standard errors of the natural parameters follow
 by the delta method.
 
-**Optimisation** (:func:`minimise`): optax Adam and L-BFGS, optimistix BFGS, and the optimistix
+**Optimisation** (:func:`minimise`): trust-region Newton (default; finite-difference Hessians of
+the autodiff gradient), optax Adam and L-BFGS, optimistix BFGS, and the optimistix
 Nelder-Mead derivative-free baseline on the same objective; every step is recorded (objective,
 gradient norm, evaluations); checkpoints (parameters, optimiser state, step, random state) are
 written atomically every ``checkpoint_every`` steps and on Ctrl-C, and a resumed run retraces the
@@ -80,6 +82,7 @@ uninterrupted one exactly.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -110,6 +113,7 @@ __all__ = [
     "CalibrationResult",
     "TABLE1",
     "fd_hessian",
+    "soft_quantile",
     "load_sales",
     "save_sales",
     "synthetic_sales",
@@ -139,7 +143,7 @@ __all__ = [
 ]
 
 OBJECTIVES = ("kld", "sml", "ks", "cvm")
-OPTIMIZERS = ("lbfgs", "adam", "bfgs", "nelder_mead")
+OPTIMIZERS = ("newton", "bfgs", "lbfgs", "adam", "nelder_mead")
 IDENTIFIED = ("log_shape", "log_rho", "log_wage", "log_sunk_cost")
 FULL = ("log_shape", "log_scale", "log_tau", "log_wage", "log_sunk_cost")
 _EPS = 1e-8
@@ -396,10 +400,59 @@ def _smooth(hist, kernel):
 
 
 def _soft_trim_weights(x, trim, width):
+    """Soft trimming weights ``sigmoid((q − x)/width)`` with ``q`` the soft ``1 − trim`` quantile."""
     if trim <= 0:
         return jnp.ones_like(x)
-    q = jnp.quantile(x, 1.0 - trim)
+    q = soft_quantile(x, 1.0 - trim, width)
     return jax.nn.sigmoid((q - x) / width)
+
+
+_QUANTILE_ITERATIONS = 40
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def soft_quantile(x, level: float, width: float):
+    """The smoothed ``level`` quantile of the sample ``x``: the root ``q`` of
+    ``mean(sigmoid((q − x)/width)) = level``.
+
+    With it the soft-trimmed weights of a sample sum to exactly ``level · n``. It is a smooth
+    function of every point, with derivative (implicit function theorem)
+    ``∂q/∂x_i = s'_i / Σ_j s'_j``, ``s'_i = σ'((q − x_i)/width)``: a kernel-weighted average over the
+    points near the quantile. The sample quantile ``jnp.quantile`` is not a usable substitute
+    inside a gradient: it is piecewise linear with a kink each time two firms swap ranks, and its
+    derivative is the slope of the one firm at that rank. With heterogeneous slopes (firms that
+    switch production paths) that single slope, multiplied by all the weight near the trimming
+    point, gave the calibration objective a gradient 4x off the finite-difference slope in
+    ``log w`` (docs/calibration.md; ``test_gradient_matches_finite_differences_across_rank_swaps``).
+
+    Solved by safeguarded Newton (bisection when Newton leaves the bracket
+    ``[min x, max x]``), ``_QUANTILE_ITERATIONS`` fixed steps; no sort.
+    """
+    xs = jax.lax.stop_gradient(x)
+    lo, hi = jnp.min(xs) - 20 * width, jnp.max(xs) + 20 * width
+
+    def body(_, carry):
+        q, lo, hi = carry
+        s = jax.nn.sigmoid((q - xs) / width)
+        r = jnp.mean(s) - level
+        d = jnp.mean(s * (1 - s)) / width
+        lo = jnp.where(r < 0, q, lo)
+        hi = jnp.where(r < 0, hi, q)
+        newton = q - r / jnp.maximum(d, jnp.finfo(xs.dtype).tiny)
+        q = jnp.where((newton > lo) & (newton < hi), newton, 0.5 * (lo + hi))
+        return q, lo, hi
+
+    q, _, _ = jax.lax.fori_loop(0, _QUANTILE_ITERATIONS, body, (0.5 * (lo + hi), lo, hi))
+    return q
+
+
+@soft_quantile.defjvp
+def _soft_quantile_jvp(level, width, primals, tangents):
+    (x,), (dx,) = primals, tangents
+    q = soft_quantile(x, level, width)
+    s = jax.nn.sigmoid((q - x) / width)
+    ds = s * (1 - s)
+    return q, jnp.sum(ds * dx) / jnp.sum(ds)
 
 
 def _density(x, trim, width, grid, kernel, step):
@@ -561,7 +614,7 @@ def moment_start(phi, problem: Problem):
 class OptimisationResult:
     """Outcome of :func:`minimise`.
 
-    ``result``: ``"converged"``, ``"stalled"`` (optax methods: the objective stopped moving while
+    ``result``: ``"converged"``, ``"stalled"`` (the objective stopped moving while
     ``max |∇| ≥ gtol``), ``"max_steps"``, ``"nonfinite"`` (objective or gradient not
     finite: the last finite point is returned) or ``"interrupted"`` (Ctrl-C; a checkpoint holds
     the state). ``history``: one dict per step (``step``, ``objective``, ``grad_norm``,
@@ -598,6 +651,8 @@ def _make_solver(optimizer, learning_rate, rtol, atol):
         return "optx", optx.BFGS(rtol=rtol, atol=atol)
     if optimizer == "nelder_mead":
         return "optx", optx.NelderMead(rtol=rtol, atol=atol, rdelta=0.1, adelta=0.05)
+    if optimizer == "newton":
+        return "newton", None
     fail("optimizer", optimizer, f"optimizer must be one of {OPTIMIZERS}")
 
 
@@ -639,15 +694,53 @@ def _load_checkpoint(path, template):
     return jax.tree.unflatten(treedef, leaves), meta
 
 
+def _trust_region_step(g, H, radius):
+    """Solves ``min_p g·p + ½ p'Hp`` s.t. ``‖p‖ ≤ radius`` (Moré-Sorensen by eigendecomposition).
+
+    ``H`` may be indefinite. Returns the step and the predicted decrease ``−(g·p + ½ p'Hp) ≥ 0``.
+    """
+    g, H = np.asarray(g, np.float64), np.asarray(H, np.float64)
+    lam, Q = np.linalg.eigh(0.5 * (H + H.T))
+    gq = Q.T @ g
+
+    def step(mu):
+        return -Q @ (gq / (lam + mu))
+
+    floor = max(0.0, -lam[0])
+    if lam[0] > 0 and np.linalg.norm(step(0.0)) <= radius:
+        p = step(0.0)
+    else:
+        tiny = 1e-12 * max(1.0, np.abs(lam).max())
+        lo, hi = floor + tiny, floor + np.linalg.norm(g) / radius + tiny
+        if np.linalg.norm(step(lo)) <= radius:  # the "hard case": g has (almost) no weight on the lowest eigenvector
+            p = step(lo)
+            p = p + Q[:, 0] * math.sqrt(max(radius**2 - p @ p, 0.0))
+        else:
+            for _ in range(200):
+                mid = math.sqrt(lo * hi) if lo > 0 else 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if np.linalg.norm(step(mid)) > radius else (lo, mid)
+            p = step(hi)
+    return p, float(-(g @ p + 0.5 * p @ H @ p))
+
+
 def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int = 200, gtol: float = 1e-5, ftol: float = 1e-7,
              learning_rate: float = 0.02, rtol: float = 1e-6, atol: float = 1e-7, checkpoint=None, checkpoint_every: int = 10,
-             resume: bool = False, callback: Callable | None = None, record_every: int = 1) -> OptimisationResult:
+             resume: bool = False, callback: Callable | None = None, record_every: int = 1, patience: int = 20,
+             hessian_step: float = 1e-2) -> OptimisationResult:
     """Minimises :func:`objective` over ``φ`` from ``phi0``.
 
-    Optimisers: ``"lbfgs"`` (optax, zoom line search), ``"adam"`` (optax), ``"bfgs"`` and
-    ``"nelder_mead"`` (optimistix; Nelder-Mead is the derivative-free baseline). Stopping rule for
+    Optimisers: ``"newton"`` (trust-region Newton: the Hessian by central differences of the
+    autodiff gradient with step ``hessian_step``, so it includes the curvature of firms switching
+    paths; the trust-region subproblem solved exactly, indefinite Hessians allowed; 2p + 1 gradient
+    evaluations per accepted step; the most reliable on the weakly identified ridge),
+    ``"lbfgs"`` (optax, zoom line search), ``"adam"`` (optax), ``"bfgs"`` and
+    ``"nelder_mead"`` (optimistix; Nelder-Mead is the derivative-free baseline). Newton converges
+    on a gradient below ``gtol`` or an interior step predicted to gain less than 1e-6 of the
+    objective, and stalls when its radius falls below 1e-6. Stopping rule for
     the optax methods: ``max |∇| < gtol`` or a relative objective change below ``ftol`` on three
-    consecutive steps; optimistix methods use their own ``rtol``/``atol`` termination.
+    consecutive steps; optimistix methods use their own ``rtol``/``atol`` termination, and BFGS
+    stops as ``"stalled"`` when the objective has not improved by a relative ``ftol`` in
+    ``patience`` steps (in float32 its line search can otherwise reject steps forever).
 
     ``checkpoint``: a file path; the state (parameters, optimiser state, step, evaluation count,
     seed, history) is written atomically every ``checkpoint_every`` steps, at the end, and when
@@ -682,6 +775,35 @@ def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int
             return (optax.apply_updates(phi, updates), state), value, grad
 
         carry = (phi0, solver.init(phi0))
+    elif lib == "newton":
+        vg_newton = eqx.filter_jit(jax.value_and_grad(fn))
+
+        def newton_hessian(phi):
+            return jnp.asarray(fd_hessian(lambda p: vg_newton(p)[1], phi, hessian_step), jnp.float32)
+
+        def step_fn(carry):
+            # one trust-region Newton step; the carry is float32 arrays, so a resumed run retraces this one bit for bit
+            phi, radius, value, grad, H = carry
+            p, predicted = _trust_region_step(grad, H, float(radius))
+            new_phi = jnp.asarray(np.asarray(phi, np.float64) + p, jnp.float32)
+            new_value, new_grad = vg_newton(new_phi)
+            actual = float(value) - float(new_value)
+            ratio = actual / predicted if predicted > 0 else -1.0
+            r = float(radius)
+            if ratio < 0.25 or not math.isfinite(float(new_value)):
+                r = r / 4
+            elif ratio > 0.75 and np.linalg.norm(p) > 0.99 * r:
+                r = min(2 * r, 2.0)
+            if ratio > 0.1 and math.isfinite(float(new_value)):
+                phi, value, grad, H = new_phi, new_value, new_grad, newton_hessian(new_phi)
+            # converged: a tiny gradient, or an interior (full) Newton step predicted to gain less than 1e-6 of the
+            # objective (below float32 resolution: such steps are accepted or rejected by rounding noise)
+            done = float(jnp.max(jnp.abs(grad))) < gtol or (predicted < 1e-6 * abs(float(value)) and np.linalg.norm(p) < 0.99 * float(radius))
+            stalled = r < 1e-6
+            return (phi, jnp.asarray(r, jnp.float32), value, grad, H), done, stalled
+
+        v0, g0 = vg_newton(phi0)
+        carry = (phi0, jnp.asarray(0.2, jnp.float32), v0, g0, newton_hessian(phi0))  # initial radius 0.2 in log parameters
     else:
         fdt = jnp.result_type(float)  # optimistix builds its scalars in the default float dtype
 
@@ -704,7 +826,7 @@ def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int
 
         carry = (phi0, init_fn(phi0))
 
-    config = _config_hash(problem, optimizer, (learning_rate, rtol, atol, gtol, ftol))
+    config = _config_hash(problem, optimizer, (learning_rate, rtol, atol, gtol, ftol, patience, hessian_step))
     meta = {"config": config, "step": 0, "evaluations": 0, "seed": problem.seed, "key": [0, problem.seed], "optimizer": optimizer}
     history: list = []
     if resume:
@@ -735,6 +857,11 @@ def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int
                 value = float(value)
                 gnorm = float(jnp.max(jnp.abs(grad)))
                 phi_at = np.asarray(carry[0])  # value and gradient are at the pre-step point
+            elif lib == "newton":
+                new_carry, done, stalled = step_fn(carry)
+                value = float(new_carry[2])
+                gnorm = float(jnp.max(jnp.abs(new_carry[3])))
+                phi_at = np.asarray(new_carry[0])
             else:
                 new_carry, done, res = step_fn(carry)
                 st = new_carry[1]
@@ -757,7 +884,14 @@ def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int
                 save()
             if callback is not None:
                 callback(rec)
-            if lib == "optax":
+            if lib == "newton":
+                if done:
+                    result = "converged"
+                    break
+                if stalled:
+                    result = "stalled"
+                    break
+            elif lib == "optax":
                 if gnorm < gtol:
                     result = "converged"
                     break
@@ -770,6 +904,16 @@ def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int
                     small = 0
                 prev = value
             else:
+                if optimizer == "bfgs":
+                    # optimistix BFGS keeps proposing rejected steps when float32 noise hides descent:
+                    # stop once the objective has not improved (relatively, by ftol) for `patience` steps
+                    if value < meta.get("best", math.inf) - ftol * max(abs(value), 1e-12):
+                        meta["best"], meta["since_best"] = value, 0
+                    else:
+                        meta["since_best"] = meta.get("since_best", 0) + 1
+                    if meta["since_best"] >= patience:
+                        result = "stalled"
+                        break
                 if bool(done):
                     result = "converged" if res == optx.RESULTS.successful else f"failed: {optx.RESULTS[res]}" if hasattr(optx.RESULTS, "__getitem__") else "failed"
                     break
@@ -778,7 +922,7 @@ def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int
         result = "interrupted"
     else:
         save()
-    if lib == "optax" or not hasattr(carry[1], "best"):
+    if lib in ("optax", "newton") or not hasattr(carry[1], "best"):
         phi_hat = np.asarray(carry[0], dtype=np.float64)
     else:
         phi_hat = np.asarray(carry[1].best[1], dtype=np.float64)
@@ -873,14 +1017,19 @@ def fd_hessian(grad, x, step: float) -> np.ndarray:
 
 
 def inference(problem: Problem, phi_hat, *, bootstrap: int = 100, sim_replications: int = 8, seed: int = 12345, rank_rtol: float = 1e-4,
-              hessian_step: float | None = 1e-2) -> Inference:
+              hessian_step: float | None = 1e-2, truncate: bool = False) -> Inference:
     """Hessian, rank, condition number and sandwich standard errors at ``phi_hat``.
 
     ``Σ_data``: covariance of ``∇Q`` over ``bootstrap`` resamples of the data (re-trimmed,
     re-binned; the simulation held fixed, so each replicate costs one grid-size product with the
     Jacobian ``∂f/∂φ``). ``Σ_sim``: covariance of ``∇Q`` over ``sim_replications`` independent
     sets of uniforms (data fixed); with ``sim_replications=0`` it is ``(n/S) Σ_data``.
-    ``V = H⁺ (Σ_data + Σ_sim) H⁺`` (pseudo-inverse on the numerically non-singular subspace).
+    ``V = H⁻¹ (Σ_data + Σ_sim) H⁻¹`` on the directions of positive curvature, however weak; a
+    parameter loading on a direction of zero or negative curvature gets an infinite standard error.
+    ``rank`` counts eigenvalues above ``rank_rtol`` times the largest. ``truncate=True`` instead
+    inverts only eigenvalues above ``rank_rtol`` times the largest (a pseudo-inverse): standard
+    errors of the projection on the well-curved subspace, which understate the uncertainty along
+    the dropped directions.
     """
     phi = jnp.asarray(phi_hat, jnp.float32)
     d = problem.data
@@ -912,10 +1061,20 @@ def inference(problem: Problem, phi_hat, *, bootstrap: int = 100, sim_replicatio
     else:
         cov_sim = cov_data * (d.n / S)
         method = f"sandwich: data bootstrap ({bootstrap}) × (1 + n/S)"
-    Hinv = np.linalg.pinv(H, rcond=rank_rtol, hermitian=True)
+    if truncate:
+        method += f"; pseudo-inverse (eigenvalues > {rank_rtol:g} × max)"
+    # Invert every positive curvature, however weak (a weakly identified direction gets the large standard
+    # error it deserves; truncating it, as a pseudo-inverse does, would report false precision). Along a
+    # direction of zero or negative curvature the quadratic approximation says nothing: every parameter that
+    # loads on it (|loading| >= 0.05) gets an infinite standard error (JSON: null, "weakly_identified").
+    lam, Q = np.linalg.eigh(H)
+    pos = lam > (rank_rtol if truncate else 1e-12) * max(np.abs(lam).max(), 1e-300)
+    Hinv = (Q[:, pos] / lam[pos]) @ Q[:, pos].T
     V = Hinv @ (cov_data + cov_sim) @ Hinv
+    unbounded = np.any(np.abs(Q[:, ~pos]) >= 0.05, axis=1) if np.any(~pos) and not truncate else np.zeros(H.shape[0], bool)
+    se = np.where(unbounded, np.inf, np.sqrt(np.maximum(np.diag(V), 0.0)))
     return Inference(hessian=H, eigenvalues=eigs, rank=rank, condition_number=cond, covariance=V, covariance_data=Hinv @ cov_data @ Hinv,
-                     covariance_sim=Hinv @ cov_sim @ Hinv, std_errors_phi=np.sqrt(np.maximum(np.diag(V), 0.0)), method=method)
+                     covariance_sim=Hinv @ cov_sim @ Hinv, std_errors_phi=se, method=method)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -943,6 +1102,8 @@ class CalibrationResult:
 
         def entry(value, s, identified=True, note=None):
             out = {"value": float(value), "std_error": (None if s is None or not np.isfinite(s) else float(s)), "identified": identified}
+            if identified and s is not None and np.isinf(s):
+                out["weakly_identified"] = True  # zero or negative curvature of the objective along a direction this parameter loads on
             if note:
                 out["note"] = note
             return out
@@ -978,7 +1139,7 @@ class CalibrationResult:
             "diagnostics": None if inf is None else {
                 "coordinates": list(IDENTIFIED), "phi": self.phi.tolist(), "hessian": inf.hessian.tolist(),
                 "eigenvalues": inf.eigenvalues.tolist(), "rank": inf.rank, "condition_number": inf.condition_number,
-                "std_errors_phi": inf.std_errors_phi.tolist(), "covariance_phi": inf.covariance.tolist(),
+                "std_errors_phi": [float(x) if np.isfinite(x) else None for x in inf.std_errors_phi], "covariance_phi": inf.covariance.tolist(),
                 "std_errors_phi_data_only": np.sqrt(np.maximum(np.diag(inf.covariance_data), 0)).tolist(),
                 "std_errors_phi_simulation_only": np.sqrt(np.maximum(np.diag(inf.covariance_sim), 0)).tolist(),
                 "method": inf.method,
@@ -987,7 +1148,7 @@ class CalibrationResult:
 
 
 def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None = None, scale: float = 1.0, kind: str = "kld",
-              n_sim: int = 20_000, seed: int = 0, trim: float = 0.05, bandwidth=None, optimizer: str = "bfgs", max_steps: int = 200,
+              n_sim: int = 20_000, seed: int = 0, trim: float = 0.05, bandwidth=None, optimizer: str = "newton", max_steps: int = 200,
               bootstrap: int = 100, sim_replications: int = 8, with_inference: bool = True, checkpoint=None, checkpoint_every: int = 10,
               resume: bool = False, callback=None, problem: Problem | None = None, **minimise_kwargs) -> CalibrationResult:
     """Calibrates ``(shape, τ/scale, w, f_s)`` to firms' sales (Tyazhelnikov 004 §5.3 steps 1-4).

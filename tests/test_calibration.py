@@ -125,6 +125,54 @@ def test_gradient_matches_finite_differences_float64(small_problem):
         assert fd == pytest.approx(g[i], rel=2e-3, abs=1e-6), (i, fd, g[i])
 
 
+def _swapping_sample(n=20000, seed=0):
+    """x_i(θ) = a_i + θ b_i with heterogeneous slopes b_i: ranks swap all the time as θ moves."""
+    rng = np.random.default_rng(seed)
+    return jnp.asarray(rng.normal(size=n)), jnp.asarray(rng.normal(size=n))
+
+
+def test_soft_quantile_level_and_implicit_derivative():
+    a, b = _swapping_sample()
+    width, level = 0.05, 0.95
+    q = cal.soft_quantile(a, level, width)
+    assert float(jnp.mean(jax.nn.sigmoid((q - a) / width))) == pytest.approx(level, abs=1e-12)
+    assert abs(float(q) - float(jnp.quantile(a, level))) < 2 * width  # a smoothed version of the sample quantile
+    # derivative in θ against central differences over a step across which thousands of firms swap ranks
+    qf = jax.jit(lambda t: cal.soft_quantile(a + t * b, level, width))
+    ad = float(jax.grad(lambda t: cal.soft_quantile(a + t * b, level, width))(0.0))
+    h = 1e-3  # ≈ 2 spacings between order statistics at the quantile: ranks swap within ±h
+    fd = (float(qf(h)) - float(qf(-h))) / (2 * h)
+    assert ad == pytest.approx(fd, rel=1e-3)
+    # second derivative (the JVP is itself differentiable)
+    ad2 = float(jax.grad(jax.grad(lambda t: cal.soft_quantile(a + t * b, level, width)))(0.0))
+    h2 = 3e-3
+    fd2 = (float(qf(h2)) - 2 * float(qf(0.0)) + float(qf(-h2))) / h2**2
+    assert ad2 == pytest.approx(fd2, rel=2e-2)
+    # the sample quantile's a.e. derivative is the slope b_k of the one point at that rank (a draw from
+    # N(0, 1) here), not the trend of the quantile (why the soft quantile is used; the test is not vacuous)
+    hard_ad = float(jax.grad(lambda t: jnp.quantile(a + t * b, level))(0.0))
+    order, pos = np.argsort(np.asarray(a)), level * (a.shape[0] - 1)
+    j, frac = int(pos), pos - int(pos)  # jnp.quantile interpolates linearly between two order statistics
+    slope_at_rank = (1 - frac) * float(b[order[j]]) + frac * float(b[order[j + 1]])
+    assert hard_ad == pytest.approx(slope_at_rank, rel=1e-6) and abs(hard_ad - ad) > 0.05
+
+
+def test_gradient_matches_finite_differences_across_rank_swaps():
+    """The objective's autodiff gradient against central differences with a step (1e-2 in log parameters)
+    across which many simulated firms swap ranks and switch paths, with the default 5% trimming, float64.
+    With the sample quantile in the trimming weights this failed by a factor of 4 in log w (200k firms)."""
+    model = MODEL
+    sales = cal.simulate_sales(TRUTH, model, 20000, 11)
+    prob = cal.make_problem(sales, model, n_sim=20000, seed=12)
+    prob = cal.Problem(model=model, data=prob.data, uniforms=prob.uniforms.astype(jnp.float64), kind="kld")
+    phi = jnp.asarray(cal.to_unconstrained(cal.Parameters(shape=0.45, scale=0.13, tau=0.45, wage=1.25, sunk_cost=1.1), model), jnp.float64)
+    obj = jax.jit(cal.objective)
+    g = np.asarray(jax.jit(jax.grad(cal.objective))(phi, prob))
+    h = 1e-2
+    fd = np.array([(float(obj(phi + h * e, prob)) - float(obj(phi - h * e, prob))) / (2 * h) for e in jnp.eye(4, dtype=jnp.float64)])
+    np.testing.assert_allclose(g, fd, rtol=0.03, atol=0.01 * np.abs(fd).max())
+
+
 def test_exact_ks_matches_scipy(small_problem):
     phi = cal.to_unconstrained(cal.Parameters(shape=0.5, scale=0.13, tau=0.4, wage=1.3), SMALL)
     st = cal.exact_statistics(phi, small_problem)
@@ -153,12 +201,12 @@ def test_smoothed_ks_within_temperature_bound(small_problem):
 START = cal.Parameters(shape=0.42 * 0.8, scale=0.13, tau=0.49 * 1.2, wage=1.18 * 0.9)
 
 
-@pytest.mark.parametrize("optimizer", ["bfgs", "nelder_mead"])
+@pytest.mark.parametrize("optimizer", ["newton", "bfgs", "nelder_mead"])
 def test_optimisers_find_exact_minimum(exact_problem, optimizer):
     phi0 = cal.moment_start(cal.to_unconstrained(START, MODEL), exact_problem)
     steps = 400 if optimizer == "nelder_mead" else 150
     res = cal.minimise(exact_problem, phi0, optimizer=optimizer, max_steps=steps, gtol=1e-7)
-    assert res.result in ("converged", "max_steps")
+    assert res.result in ("converged", "max_steps", "stalled")
     assert res.history and res.history[0]["objective"] >= res.value
     assert {"step", "objective", "grad_norm", "evaluations"} <= set(res.history[-1])
     truth = np.asarray(cal.to_unconstrained(TRUTH, MODEL))
@@ -199,7 +247,7 @@ def _check_resume(problem, tmp_path, optimizer, max_steps, stop_at, every):
         cal.minimise(other, phi0, checkpoint=ck, resume=True, **kw)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "nelder_mead"])  # the optax and optimistix paths; L-BFGS in the slow variant
+@pytest.mark.parametrize("optimizer", ["adam", "nelder_mead", "newton"])  # the optax, optimistix and Newton paths; L-BFGS in the slow variant
 def test_checkpoint_resume_reaches_same_result(small_problem, tmp_path, optimizer):
     """Forced interruption (Ctrl-C) between checkpoints, resume: bit-for-bit the uninterrupted run."""
     _check_resume(small_problem, tmp_path, optimizer, max_steps=7, stop_at=5, every=3)
@@ -310,8 +358,23 @@ def test_fd_hessian_matches_second_differences_of_the_objective(small_problem):
     for i in range(4):
         for j in range(4):
             H2[i, j] = (val(E[i] + E[j]) - val(E[i] - E[j]) - val(-E[i] + E[j]) + val(-E[i] - E[j])) / (4 * h * h)
-    assert f0 >= 0
+    assert abs(f0) < 1e-6  # the truth with the same uniforms: 0 up to the float32 normalisation of the data density
     np.testing.assert_allclose(H, H2, rtol=0.05, atol=0.02 * np.abs(H2).max())
+
+
+def test_rho_and_wage_span_the_flat_directions_at_the_truth():
+    """The identification finding (docs/calibration.md): on the bundled 2000 data (200,000 firms, 5% trimmed)
+    the Hessian of the KLD at the truth (central differences of the gradient, so path switches count) has two
+    eigenvalues below 0.5% of the largest, and their eigenvectors span the (log ρ, log w) plane: the sales
+    distribution pins down shape and f_s, not τ/scale and the wage."""
+    prob = cal.make_problem(cal.synthetic_sales(2000), MODEL, n_sim=50_000, seed=1)
+    H = cal._hessian(prob, jnp.asarray(cal.to_unconstrained(TRUTH, MODEL), jnp.float32), 1e-2)
+    eigs, vecs = np.linalg.eigh(H)
+    assert eigs[-1] > 1.0 and eigs[2] > 0.01 * eigs[-1]  # two well-curved directions
+    assert np.all(np.abs(eigs[:2]) < 5e-3 * eigs[-1]), eigs
+    weak_plane = vecs[:, :2] @ vecs[:, :2].T  # projector; coordinates (log shape, log ρ, log w, log f_s)
+    np.testing.assert_array_less([0.9, 0.9], np.diag(weak_plane)[[1, 2]])
+    np.testing.assert_array_less(np.diag(weak_plane)[[0, 3]], [0.1, 0.1])
 
 
 def test_standard_errors_shrink_like_root_n():
@@ -319,18 +382,23 @@ def test_standard_errors_shrink_like_root_n():
     simulated firms and a fixed bandwidth: the data part scales as 1/√n, so the s.e. ratio is
     4·√((1 + n₁/S)/(1 + n₂/S)) (Σ_sim = (n/S) Σ_data), ≈ 3.3. Bootstrap noise (60 replicates, ≈ 10% per
     s.e.) and the Hessian's dependence on the data sample allow a factor of 2 per parameter and 1.4 for
-    the geometric mean."""
+    the geometric mean. At the truth, with S = 32000, the Hessian has a negative eigenvalue in the weak
+    (ρ, w) directions, so the default standard errors of shape, ρ and w are infinite (**); the scaling is
+    checked on the pseudo-inverse (projection on the well-curved subspace, ``truncate=True``), for shape
+    and f_s: the dropped directions differ between the two samples (one negative eigenvalue at n = 1000,
+    two at 16000), so ρ and w have no comparable standard error (docs/calibration.md)."""
     model, S = MODEL, 32000
     phi = cal.to_unconstrained(TRUTH, model)
     sales = cal.simulate_sales(TRUTH, model, 16000, 7)
     se = {}
     for n in (1000, 16000):
         prob = cal.make_problem(sales[:n], model, n_sim=S, seed=8, bandwidth=0.15, grid_size=160)
-        inf = cal.inference(prob, phi, bootstrap=60, sim_replications=0, seed=1)
+        inf = cal.inference(prob, phi, bootstrap=60, sim_replications=0, seed=1, truncate=True)
+        assert np.all(np.isinf(cal.inference(prob, phi, bootstrap=2, sim_replications=0, seed=1).std_errors_phi[:3]))  # (**)
         assert inf.rank == 4
         se[n] = inf.std_errors_phi
     predicted = 4.0 * math.sqrt((1 + 1000 / S) / (1 + 16000 / S))
-    ratio = se[1000] / se[16000] / predicted
+    ratio = (se[1000] / se[16000] / predicted)[[0, 3]]  # shape and f_s: ρ and w load on the dropped directions
     assert np.all((ratio > 0.5) & (ratio < 2.0)), ratio
     assert 1 / 1.4 < np.exp(np.mean(np.log(ratio))) < 1.4, ratio
 
@@ -357,13 +425,17 @@ def test_input_validation():
 
 
 @pytest.mark.slow
-def test_recovery_200k_data_1m_firms():
-    """Identified parameters within 5% from 0.5x and 1.5x starts (200,000 observations, 1M simulated firms)."""
+def test_newton_reaches_the_objective_at_the_truth_200k_data_1m_firms():
+    """Issue 5 item 7 at its size (200,000 observations, 1M simulated firms), from 0.5x and 1.5x the truth:
+    the trust-region Newton method ends at an objective no higher than the objective at the truth. The
+    parameters are not asserted: the estimates may lie anywhere along the flat (ρ, w) valley
+    (test_rho_and_wage_span_the_flat_directions_at_the_truth; the information bound on the standard error
+    along its weakest direction is 1/√(n λ_min) ≈ 0.22 in logs, so recovery within 5% cannot be asked of
+    any estimator on these data; docs/calibration.md, experiments/calibration_recovery.json)."""
     sales = cal.synthetic_sales(2000)
     prob = cal.make_problem(sales, MODEL, n_sim=1_000_000, seed=1)
-    truth = np.exp(np.asarray(cal.to_unconstrained(TRUTH, MODEL), np.float64))
+    f_truth = float(cal.objective(cal.to_unconstrained(TRUTH, MODEL), prob))
     for fac in (0.5, 1.5):
         st = cal.Parameters(shape=0.42 * fac, scale=0.13, tau=0.49 * fac, wage=1.18 * fac)
-        res = cal.calibrate(None, MODEL, start=st, scale=0.13, problem=prob, with_inference=False, max_steps=300)
-        est = np.exp(res.phi)
-        np.testing.assert_allclose(est[:3], truth[:3], rtol=0.05)
+        res = cal.minimise(prob, cal.moment_start(cal.to_unconstrained(st, MODEL), prob), optimizer="newton", max_steps=100)
+        assert res.result in ("converged", "stalled") and res.value <= f_truth, (fac, res.result, res.value, f_truth)
