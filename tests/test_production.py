@@ -220,6 +220,33 @@ def test_envelope_gradients():
     np.testing.assert_allclose(g_w, sol.labour, rtol=1e-12)  # ∂MC/∂w_k = L_Dk
 
 
+@pytest.mark.parametrize(
+    "dtype, n, m",
+    [
+        (np.float32, 20, 2),  # the path (20 bits) fits a float32 mantissa: cost and path leave the recursion as one complex array
+        (np.float32, 9, 3),  # 18 bits: fits
+        (np.float32, 13, 4),  # 26 bits: stored separately
+        (np.float32, 30, 2),  # 30 bits: stored separately
+        (np.float64, 40, 2),  # two uint32 words, 40 bits: fits a float64 mantissa (split back exactly)
+        (np.float64, 60, 2),  # 60 bits: stored separately
+    ],
+)
+def test_value_and_gradient_for_every_path_layout(dtype, n, m):
+    """value_and_grad returns the forward cost and the envelope gradients however the path is stored."""
+    rng = np.random.default_rng(n * 10 + m)
+    a = rng.uniform(0, 1, size=(64, n, m)).astype(dtype)
+    T = (1.0 - np.eye(m)).astype(dtype)
+    tau, w = dtype(0.2), rng.uniform(0.8, 1.2, size=m).astype(dtype)
+    sol = jt.solve_chain(a, T, tau, wages=w)
+    assert sol.cost.dtype == dtype
+    assert len(np.unique(np.asarray(sol.path)[:, -1])) > 1  # the highest bits of the packed path vary across firms
+    value, pullback = jax.vjp(lambda c, t: jt.solve_chain(c, T, t, wages=w).cost, a, tau)
+    g_a, g_tau = pullback(jnp.ones_like(value))
+    np.testing.assert_allclose(value, sol.cost, rtol=2 * np.finfo(dtype).eps, atol=0)  # the primal survives the packing
+    np.testing.assert_array_equal(g_a, np.asarray(jax.nn.one_hot(sol.path, m, dtype=dtype)) * w[None, None, :])  # ∂MC/∂a_ik = w_k 1(c_i = k)
+    np.testing.assert_allclose(g_tau, np.asarray(sol.transport_quantity).sum(dtype=np.float64), rtol=64 * np.finfo(dtype).eps)  # Lemma 1
+
+
 @pytest.mark.parametrize("vd", [False, True])
 @pytest.mark.parametrize("dest", [False, True])
 def test_gradients_match_finite_differences(vd, dest):
