@@ -8,16 +8,19 @@ Starts at 0.5x and 1.5x the truth (shape, tau, wage; scale held at the truth: no
 f_s set by matching mean log sales). For each optimiser: result code, steps, objective
 evaluations, wall time, the objective reached against the objective at the truth, and the
 evaluations / seconds it took to first reach the objective at the truth (the common target of the
-gradient-based against Nelder-Mead comparison). Relative errors of the identified parameters
+gradient-based against Nelder-Mead comparison), and when each gradient-based run first did as well as
+Nelder-Mead's end point. Relative errors of the identified parameters
 (shape, rho = tau/cost_scale, w on the branch w >= 1, f_s) and the fragmentation share
 (tau -> rho_other * cost_scale(scale): the equal-scales normalisation of docs/calibration.md) at the
 truth and at each estimate.
 
 Identification at the truth: the Hessian of the objective by central differences of its gradient
 (it includes the curvature of path switches). For the KL divergence between smoothed densities it
-is the Fisher information per observation of the smoothed sales density, so ``1/sqrt(n * eig)`` is
-the smallest standard error any estimator on these data can have along each eigenvector (data
-noise only; simulation noise adds to it).
+estimates the Fisher information per observation of the smoothed sales density. Estimated on the
+data it carries data noise; ``noise_free`` is the same Hessian with the data simulated from the
+simulation's own uniforms (the objective is then 0 at the truth), whose inverse gives the information
+bound ``sqrt(diag(H^-1)/n)`` on the standard error of any estimator on n observations (data noise only;
+simulation noise adds to it), also with the wage known.
 Records device, jax version, dtype and sizes.
 """
 
@@ -60,12 +63,22 @@ def main():
     eigs, vecs = np.linalg.eigh(H)
     n = int(sales.size)
     bound = [1.0 / np.sqrt(n * e) if e > 0 else float("inf") for e in eigs]
+    # The same without data noise: data simulated from the simulation's own uniforms, so the objective's
+    # Hessian at the truth is the Fisher information of the smoothed density itself (no (g - f) terms).
+    exact = cal.make_problem(cal.simulate_sales(truth, model, a.n_sim, 1), model, n_sim=a.n_sim, seed=1, trim=a.trim)
+    H0 = cal.fd_hessian(lambda p: cal._grad_objective(p, exact), jnp.asarray(phi_t, jnp.float32), 1e-2)
+    known_w = [0, 1, 3]
+    info_noise_free = {"hessian": H0.tolist(), "eigenvalues": np.linalg.eigvalsh(H0).tolist(),
+                       "information_bound_se": np.sqrt(np.diag(np.linalg.inv(H0)) / n).tolist(),
+                       "information_bound_se_wage_known": np.sqrt(np.diag(np.linalg.inv(H0[np.ix_(known_w, known_w)])) / n).tolist()}
     info = {"device": str(jax.devices()[0]), "jax": jax.__version__, "python": platform.python_version(), "dtype": "float32",
             "n_data": n, "n_sim": a.n_sim, "trim": a.trim, "grid": int(prob.data.grid.shape[0]), "bandwidth": prob.data.bandwidth,
             "coordinates": list(cal.IDENTIFIED), "objective_at_truth": f_truth, "hessian_at_truth": H.tolist(),
             "hessian_eigenvalues_at_truth": eigs.tolist(), "hessian_eigenvectors_at_truth": vecs.T.tolist(),
-            "information_bound_se_along_eigenvectors": bound, "truth_identified": np.exp(phi_t).tolist(), "runs": []}
-    print(json.dumps({k: v for k, v in info.items() if k not in ("runs", "hessian_at_truth")}, indent=1), flush=True)
+            "information_bound_se_along_eigenvectors": bound, "noise_free": info_noise_free,
+            "truth_identified": np.exp(phi_t).tolist(), "runs": []}
+    print(json.dumps({k: v for k, v in info.items() if k not in ("runs", "hessian_at_truth", "noise_free")}, indent=1), flush=True)
+    print("noise-free information bound", info_noise_free["information_bound_se"], info_noise_free["information_bound_se_wage_known"], flush=True)
     other = 2007 if a.year == 2000 else 2000
     # tau of the other period in this period's cost units (rho_other * cost_scale(scale_this)); see docs/calibration.md
     tau_new = cal.TABLE1[other]["tau"] / cal.TABLE1[other]["scale"] * truth.scale if model.draws_as == "costs" else \
@@ -94,8 +107,19 @@ def main():
                    "reached_truth_objective": first_reach(res.history, f_truth),
                    "estimate_identified": np.exp(phi).tolist(), "relative_error": (np.exp(phi - phi_t) - 1).tolist(),
                    "estimate": est.as_dict(), "fragmentation_share": share(est)}
-            info["runs"].append(run)
             print(json.dumps(run), flush=True)
+            run["history"] = [[h["step"], h["evaluations"], h["seconds"], h["objective"]] for h in res.history]
+            info["runs"].append(run)
+    # the same comparison at Nelder-Mead's own end point: when did each gradient-based run first do as well?
+    for r in info["runs"]:
+        if r["optimizer"] != "nelder_mead":
+            continue
+        r["gradient_runs_reaching_this_objective"] = {}
+        for g in info["runs"]:
+            if g["start_factor"] == r["start_factor"] and g["optimizer"] != "nelder_mead":
+                hit = next(({"evaluations": h[1], "seconds": h[2]} for h in g["history"] if h[3] <= r["objective"]), None)
+                r["gradient_runs_reaching_this_objective"][g["optimizer"]] = hit
+        print("nelder_mead", r["start_factor"], r["objective"], r["wall_s"], r["gradient_runs_reaching_this_objective"], flush=True)
     if a.out:
         with open(a.out, "w") as fh:
             json.dump(info, fh, indent=1)

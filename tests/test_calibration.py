@@ -429,9 +429,9 @@ def test_newton_reaches_the_objective_at_the_truth_200k_data_1m_firms():
     """Issue 5 item 7 at its size (200,000 observations, 1M simulated firms), from 0.5x and 1.5x the truth:
     the trust-region Newton method ends at an objective no higher than the objective at the truth. The
     parameters are not asserted: the estimates may lie anywhere along the flat (ρ, w) valley
-    (test_rho_and_wage_span_the_flat_directions_at_the_truth; the information bound on the standard error
-    along its weakest direction is 1/√(n λ_min) ≈ 0.22 in logs, so recovery within 5% cannot be asked of
-    any estimator on these data; docs/calibration.md, experiments/calibration_recovery.json)."""
+    (test_rho_and_wage_span_the_flat_directions_at_the_truth; the Fisher information bound on the standard
+    error of log ρ is 8.5% at n = 200,000, so recovery within 5% cannot be relied on from any estimator on
+    these data; docs/calibration.md, experiments/calibration_recovery.json)."""
     sales = cal.synthetic_sales(2000)
     prob = cal.make_problem(sales, MODEL, n_sim=1_000_000, seed=1)
     f_truth = float(cal.objective(cal.to_unconstrained(TRUTH, MODEL), prob))
