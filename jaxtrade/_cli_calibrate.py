@@ -38,6 +38,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="newton: trust-region Newton with finite-difference Hessians of the autodiff gradient (default); nelder_mead: derivative-free baseline")
     p.add_argument("--max-steps", type=int, default=300)
     p.add_argument("--start", default=None, help="start values 'shape,scale,tau,wage' (default Table 1, 2000); repeat with ';' for multi-start")
+    p.add_argument("--fixed-wage", type=float, default=None, help="the relative wage w when known from wage data: held fixed, not estimated")
     p.add_argument("--scale", type=float, default=None, help="normalisation of the unidentified scale (default: the start's scale)")
     p.add_argument("--bootstrap", type=int, default=100, help="data bootstrap replicates for standard errors")
     p.add_argument("--sim-replications", type=int, default=8, help="re-simulations for the simulation-noise part of the standard errors")
@@ -111,7 +112,7 @@ def run(args) -> int:
     try:
         res = cal.calibrate(None, model, start=starts, scale=scale, problem=problem, optimizer=args.optimizer, max_steps=args.max_steps,
                             bootstrap=args.bootstrap, sim_replications=args.sim_replications, checkpoint=ckpt,
-                            checkpoint_every=args.checkpoint_every, resume=args.resume, callback=callback)
+                            checkpoint_every=args.checkpoint_every, resume=args.resume, callback=callback, fixed_wage=args.fixed_wage)
     finally:
         bar.close()
     if res.optimisation.result == "interrupted":
@@ -131,7 +132,8 @@ def run(args) -> int:
     est = js["estimates"]
     for k in ("shape", "scale", "tau", "wage", "sunk_cost"):
         e = est[k]
-        se = "not identified (normalisation)" if not e["identified"] else f"s.e. {e['std_error']:.4g}" if e["std_error"] is not None else "s.e. n/a"
+        se = ("not identified (normalisation)" if not e["identified"] else "held fixed" if e.get("fixed") else
+              f"s.e. {e['std_error']:.4g}" if e["std_error"] is not None else "s.e. unbounded (weakly identified)" if e.get("weakly_identified") else "s.e. n/a")
         print(f"{k:>10s} = {e['value']:.5g}  ({se})")
     print(f"objective {args.objective} = {res.optimisation.value:.4e}; result {res.optimisation.result}; steps {res.optimisation.steps}; wrote {out}")
     return 0 if res.optimisation.result in ("converged", "max_steps", "stalled") else 1

@@ -284,6 +284,26 @@ def test_calibrate_json_and_inference(exact_problem, bootstrap, sim_replications
     _check_json(res, TRUTH.shape)
 
 
+def test_fixed_wage_is_held_and_reported(exact_problem):
+    """A relative wage known from wage data is held fixed: every iterate keeps it, the JSON marks it, and the
+    curvature and standard errors are those of the three free coordinates."""
+    res = cal.calibrate(None, MODEL, start=START, scale=TRUTH.scale, problem=exact_problem, max_steps=60, bootstrap=6,
+                        sim_replications=0, fixed_wage=TRUTH.wage)
+    assert {h["phi"][2] for h in res.optimisation.history} == {float(np.float32(math.log(TRUTH.wage)))}
+    js = res.to_json()
+    json.loads(json.dumps(js))
+    w = js["estimates"]["wage"]
+    assert w["fixed"] is True and w["std_error"] is None and w["value"] == pytest.approx(TRUTH.wage, rel=1e-6)
+    diag = js["diagnostics"]
+    assert diag["coordinates"] == ["log_shape", "log_rho", "log_sunk_cost"] and np.shape(diag["hessian"]) == (3, 3)
+    assert diag["std_errors_phi"][2] is None
+    assert js["estimates"]["shape"]["value"] == pytest.approx(TRUTH.shape, rel=0.05)
+    with pytest.raises(JaxtradeInputError, match="fixed_wage"):
+        cal.calibrate(None, MODEL, problem=exact_problem, fixed_wage=-1.0)
+    with pytest.raises(JaxtradeInputError, match="fixed"):
+        cal.minimise(exact_problem, jnp.zeros(4), optimizer="newton", fixed={5: 0.0})
+
+
 def _cli_run(tmp_path, extra=()):
     from jaxtrade import cli
 
