@@ -368,8 +368,75 @@ def _tree_recursion(costs, tree, T, tau, wages, dest, value_dependent, temperatu
     return cost, [jnp.stack([jnp.broadcast_to(c[w], shape[:1]) for c in chosen], axis=-1) for w in range(pk.words)]
 
 
-def _chain_scan(costs, T, tau, wages, dest, value_dependent, temperature, with_path):
-    """The forward chain recursion (eq. 2) as a ``lax.scan`` over stages, for long chains.
+def _min_over_origins_rows(values, links, value_dependent, temperature):
+    """:func:`_min_over_origins` on a block of firms held as rows: ``values`` (M, B) -> (K, B).
+
+    Candidate ``j`` is ``combine(values[j], links[j, k])`` for all ``k`` at once, a (K, B)
+    broadcast; the minimum over ``j`` is the same static chain of elementwise minimums, in the same
+    order, so every firm's result is bitwise that of :func:`_min_over_origins`. One fusion per call
+    (a list of K rows stacked was K fusions and a copy, and compiled 5x slower at M = 20).
+    """
+    m = links.shape[0]
+    cands = [_combine(values[j][None, :], links[j][:, None], value_dependent) for j in range(m)]
+    if temperature is not None:
+        return -temperature * jax.nn.logsumexp(-jnp.stack(cands) / temperature, axis=0)
+    b = cands[0]
+    for j in range(1, m):
+        b = jnp.minimum(b, cands[j])
+    return b
+
+
+def _chain_block(costs, T, tau, wages, dest, value_dependent, temperature):
+    """The forward chain recursion (eq. 2) for one block of firms, cost only: a ``lax.scan`` over
+    stages whose carry is the block's (M, B) values (costs transposed to (N, M, B)). Returns (B, D).
+    """
+    n = costs.shape[1]
+    ct = jnp.transpose(costs, (1, 2, 0))  # (N, M, B)
+    v0 = ct[0] * wages[:, None]
+
+    def step(v, xs):
+        a, t = xs
+        return a * wages[:, None] + _min_over_origins_rows(v, t * T, value_dependent, temperature), None
+
+    v, _ = jax.lax.scan(step, v0, (ct[1:], jnp.broadcast_to(tau, (n - 1,))))
+    return _min_over_origins_rows(v, dest, value_dependent, temperature).T
+
+
+# Firms per block of the long-chain scan: the carry of a block (M × B values, and paths) stays in
+# the 2 MB L2 cache across stages. Measured (2-core CPU, N = 10, M = 20, 262k firms, cost only):
+# B = 2048 ran 2.5x faster than one scan over all firms, whose (M, F) carry went through memory
+# at every stage; 512, 1024, 4096 and 8192 were 5-15% slower than 2048.
+_SCAN_BLOCK = 2048
+
+
+def _chain_scan(costs, T, tau, wages, dest, value_dependent, temperature, with_path, block=None):
+    """The forward chain recursion (eq. 2) for long chains: a ``lax.map`` over blocks of firms of a
+    ``lax.scan`` over stages (:func:`_chain_block`), so that each block's carry stays in cache.
+
+    The firms are padded with zero costs to a multiple of the block (the padded firms' results are
+    dropped). Every firm sees the same operations in the same order as in an unblocked scan.
+
+    Path recovery (``with_path``, used by every field and every derivative) stays one unblocked
+    scan (:func:`_chain_scan_paths`): blocked, it ran 1.7x faster for all fields but 2.5x slower
+    inside a value-and-gradient at M = 20, 262k firms (there JAX's partial evaluation hoists the
+    links τ_i T out of the stage loop and XLA splits the step into several fusions).
+    """
+    f, n, m = costs.shape
+    if with_path:
+        return _chain_scan_paths(costs, T, tau, wages, dest, value_dependent, temperature, with_path)
+    block = _SCAN_BLOCK if block is None else block
+    run = functools.partial(_chain_block, T=T, tau=tau, wages=wages, dest=dest, value_dependent=value_dependent, temperature=temperature)
+    if f <= block:
+        return run(costs), None
+    nb = -(-f // block)
+    padded = jnp.pad(costs, ((0, nb * block - f), (0, 0), (0, 0))) if nb * block != f else costs
+    cost = jax.lax.map(run, padded.reshape(nb, block, n, m))
+    return cost.reshape((nb * block,) + cost.shape[2:])[:f], None
+
+
+def _chain_scan_paths(costs, T, tau, wages, dest, value_dependent, temperature, with_path):
+    """The forward chain recursion (eq. 2) as one ``lax.scan`` over stages for all firms, for long
+    chains with path recovery (see :func:`_chain_scan` for why path recovery is not blocked).
 
     The costs are transposed once to stages-leading, countries, firms-last so that each step reads
     contiguous rows.
