@@ -60,14 +60,14 @@ def main():
     prob = cal.make_problem(sales, model, n_sim=a.n_sim, seed=1, trim=a.trim)
     phi_t = np.asarray(cal.to_unconstrained(truth, model), np.float64)
     f_truth = float(jax.jit(cal.objective)(jnp.asarray(phi_t, jnp.float32), prob))
-    H = cal.fd_hessian(lambda p: cal._grad_objective(p, prob), jnp.asarray(phi_t, jnp.float32), 1e-2)
+    H = cal._hessian(prob, jnp.asarray(phi_t, jnp.float32), 1e-2)
     eigs, vecs = np.linalg.eigh(H)
     n = int(sales.size)
     bound = [1.0 / np.sqrt(n * e) if e > 0 else float("inf") for e in eigs]
     # The same without data noise: data simulated from the simulation's own uniforms, so the objective's
     # Hessian at the truth is the Fisher information of the smoothed density itself (no (g - f) terms).
     exact = cal.make_problem(cal.simulate_sales(truth, model, a.n_sim, 1), model, n_sim=a.n_sim, seed=1, trim=a.trim)
-    H0 = cal.fd_hessian(lambda p: cal._grad_objective(p, exact), jnp.asarray(phi_t, jnp.float32), 1e-2)
+    H0 = cal._hessian(exact, jnp.asarray(phi_t, jnp.float32), 1e-2)
     known_w = [0, 1, 3]
     info_noise_free = {"hessian": H0.tolist(), "eigenvalues": np.linalg.eigvalsh(H0).tolist(),
                        "information_bound_se": np.sqrt(np.diag(np.linalg.inv(H0)) / n).tolist(),

@@ -108,14 +108,13 @@ def _decompose_one(args, draws_are, wage_reading):
     from ._decompose import decompose
 
     model = table1_model(shape=args.shape, scale=args.scale, tau=args.tau0, wage=args.wage, stages=args.stages, draws_are=draws_are, wage_reading=wage_reading)
-    if args.dtype == "float64":
-        import jax
+    from .cli import float64_scope
 
-        jax.config.update("jax_enable_x64", True)  # an explicit user request, at the CLI boundary
-    dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
     t0 = time.perf_counter()
-    res = decompose(model, args.tau1, n_firms=args.firms, seed=args.seed, sigma=args.sigma, zeta=args.zeta, f_s=args.f_s, income=args.income, n_batches=args.batches, chunk_size=args.chunk_size, dtype=dtype)
-    out = res.summary()
+    with float64_scope(args.dtype == "float64"):
+        dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
+        res = decompose(model, args.tau1, n_firms=args.firms, seed=args.seed, sigma=args.sigma, zeta=args.zeta, f_s=args.f_s, income=args.income, n_batches=args.batches, chunk_size=args.chunk_size, dtype=dtype)
+        out = res.summary()
     out.update(draws_are=draws_are, wage_reading=wage_reading, seconds=time.perf_counter() - t0)
     return out
 

@@ -100,11 +100,10 @@ def run_config(cfg: dict) -> dict:
 def main(args) -> int:
     with open(args.config, "rb") as fh:
         cfg = tomllib.load(fh)
-    if cfg.get("float64", True):
-        import jax
+    from .cli import float64_scope
 
-        jax.config.update("jax_enable_x64", True)  # the command's choice (equilibria in float64), not on import
-    out = run_config(cfg)
+    with float64_scope(bool(cfg.get("float64", True))):  # equilibria in float64 unless the config says otherwise
+        out = run_config(cfg)
     text = json.dumps(out, indent=2)
     if getattr(args, "output", None):
         with open(args.output, "w") as fh:

@@ -156,36 +156,41 @@ def run(args) -> int:
     import jax.numpy as jnp
 
     from ._simulate import simulate
+    from .cli import float64_scope
 
     try:
-        if args.dtype == "float64":
-            jax.config.update("jax_enable_x64", True)  # a script's choice, not the library's
-        model = _build_model(args)
-        bar = None
-        if not args.no_progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=args.firms, unit="firm", unit_scale=True, desc="simulate", file=sys.stderr)
-        t0 = time.perf_counter()
-        res = simulate(
-            model,
-            args.firms,
-            seed=args.seed,
-            chunk_size=args.chunk_size,
-            keep=args.save_costs is not None,
-            sigma=args.sigma,
-            dtype=jnp.dtype(args.dtype),
-            uniform_bits=args.uniform_bits,
-            bins=args.bins,
-            paths=not args.no_paths,
-            progress=None if bar is None else bar.update,
-        )
-        seconds = time.perf_counter() - t0
-        if bar is not None:
-            bar.close()
+        with float64_scope(args.dtype == "float64"):
+            return _run(args, jax, jnp, simulate)
     except JaxtradeInputError as e:
         print(f"jaxtrade simulate: {e}", file=sys.stderr)
         return 2
+
+
+def _run(args, jax, jnp, simulate) -> int:
+    """The body of :func:`run`, inside its precision scope."""
+    model = _build_model(args)
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.firms, unit="firm", unit_scale=True, desc="simulate", file=sys.stderr)
+    t0 = time.perf_counter()
+    res = simulate(
+        model,
+        args.firms,
+        seed=args.seed,
+        chunk_size=args.chunk_size,
+        keep=args.save_costs is not None,
+        sigma=args.sigma,
+        dtype=jnp.dtype(args.dtype),
+        uniform_bits=args.uniform_bits,
+        bins=args.bins,
+        paths=not args.no_paths,
+        progress=None if bar is None else bar.update,
+    )
+    seconds = time.perf_counter() - t0
+    if bar is not None:
+        bar.close()
     out = {
         "command": "simulate",
         "arguments": {k: v for k, v in vars(args).items() if k != "func"},

@@ -17,6 +17,16 @@ import numpy as np
 from ._validation import JaxtradeInputError, fail
 
 # Face modules that add a subcommand with `register(subparsers)`.
+def float64_scope(float64: bool):
+    """Float64 for one command's computation (``jax.enable_x64`` as a context manager), restored
+    afterwards: the library never flips ``jax_enable_x64`` globally, on import or otherwise."""
+    import contextlib
+
+    import jax
+
+    return jax.enable_x64(True) if float64 else contextlib.nullcontext()
+
+
 _FACES = ("_cli_simulate", "_cli_decompose", "_cli_calibrate", "_cli_melitz")
 
 PROPOSITION_4 = dict(costs=[[4, 4, 4, 4, 4], [10, 2, 5, 2, 10]], trade_costs=[[0, 1], [1, 0]])
