@@ -43,7 +43,7 @@ import numpy as np
 
 import jaxtrade
 from jaxtrade import distributions as jd
-from jaxtrade._simulate import SequentialModel, firm_uniforms, simulate
+from jaxtrade import SequentialModel, firm_uniforms, simulate
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHAPE, SCALE, TAU, WAGES = 0.42, 0.13, 0.45, (1.0, 1.18)  # Tyazhelnikov (004) Table 1, 2000/2007
@@ -195,7 +195,7 @@ _BIG = """
 import json, resource, sys, time
 import jax
 from jaxtrade import distributions as jd
-from jaxtrade._simulate import SequentialModel, simulate
+from jaxtrade import SequentialModel, simulate
 n, paths = int(sys.argv[1]), sys.argv[2] == "1"
 model = SequentialModel(10, [[0.0, 1.0], [1.0, 0.0]], 0.45, jd.Pareto(0.42, 0.13), wages=[1.0, 1.18])
 t0 = time.perf_counter()

@@ -60,14 +60,14 @@ def main():
     prob = cal.make_problem(sales, model, n_sim=a.n_sim, seed=1, trim=a.trim)
     phi_t = np.asarray(cal.to_unconstrained(truth, model), np.float64)
     f_truth = float(jax.jit(cal.objective)(jnp.asarray(phi_t, jnp.float32), prob))
-    H = cal._hessian(prob, jnp.asarray(phi_t, jnp.float32), 1e-2)
+    H = cal.hessian(prob, jnp.asarray(phi_t, jnp.float32), 1e-2)
     eigs, vecs = np.linalg.eigh(H)
     n = int(sales.size)
     bound = [1.0 / np.sqrt(n * e) if e > 0 else float("inf") for e in eigs]
     # The same without data noise: data simulated from the simulation's own uniforms, so the objective's
     # Hessian at the truth is the Fisher information of the smoothed density itself (no (g - f) terms).
     exact = cal.make_problem(cal.simulate_sales(truth, model, a.n_sim, 1), model, n_sim=a.n_sim, seed=1, trim=a.trim)
-    H0 = cal._hessian(exact, jnp.asarray(phi_t, jnp.float32), 1e-2)
+    H0 = cal.hessian(exact, jnp.asarray(phi_t, jnp.float32), 1e-2)
     known_w = [0, 1, 3]
     info_noise_free = {"hessian": H0.tolist(), "eigenvalues": np.linalg.eigvalsh(H0).tolist(),
                        "information_bound_se": np.sqrt(np.diag(np.linalg.inv(H0)) / n).tolist(),
@@ -82,11 +82,11 @@ def main():
     print("noise-free information bound", info_noise_free["information_bound_se"], info_noise_free["information_bound_se_wage_known"], flush=True)
     other = 2007 if a.year == 2000 else 2000
     # tau of the other period in this period's cost units (rho_other * cost_scale(scale_this)); see docs/calibration.md
-    tau_new = cal.TABLE1[other]["tau"] / cal.TABLE1[other]["scale"] * truth.scale if model.draws_as == "costs" else \
+    tau_new = cal.TABLE1[other]["tau"] / cal.TABLE1[other]["scale"] * truth.scale if model.draws_are == "cost" else \
         cal.TABLE1[other]["tau"] * cal.TABLE1[other]["scale"] / truth.scale
 
     def share(params):
-        from jaxtrade._decompose import decompose
+        from jaxtrade import decompose
         d = decompose(cal.to_sequential_model(params, model), tau_new, n_firms=a.decompose_firms, seed=5, sigma=4.0)
         return float(d.fragmentation_share), float(d.fragmentation_share_se)
 
@@ -104,7 +104,7 @@ def main():
             wall = time.perf_counter() - t
             phi = np.asarray(res.phi, np.float64) if a.wage_known else cal.canonicalise(res.phi, model)
             est = cal.from_unconstrained(phi, model, truth.scale)
-            run = {"start_factor": fac, "optimizer": opt, "result": res.result, "steps": res.steps, "evaluations": res.evaluations,
+            run = {"start_factor": fac, "optimizer": opt, "result": res.status, "num_steps": res.num_steps, "grad_norm": res.grad_norm, "evaluations": res.evaluations,
                    "wall_s": wall, "objective": res.value, "objective_over_truth": res.value / f_truth,
                    "reached_truth_objective": first_reach(res.history, f_truth),
                    "estimate_identified": np.exp(phi).tolist(), "relative_error": (np.exp(phi - phi_t) - 1).tolist(),

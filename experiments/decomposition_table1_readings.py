@@ -23,8 +23,8 @@ import time
 import jax
 import numpy as np
 
-from jaxtrade._cli_decompose import DRAW_READINGS, PAPER_FRAGMENTATION_SHARE, TABLE_1, WAGE_READINGS, table1_model
-from jaxtrade._decompose import decompose
+from jaxtrade.table1 import DRAW_READINGS, PAPER_FRAGMENTATION_SHARE, TABLE_1, WAGE_READINGS, table1_model
+from jaxtrade import decompose
 
 
 def main():

@@ -25,8 +25,8 @@ import time
 import jax
 import numpy as np
 
-from jaxtrade._cli_decompose import TABLE_1, table1_model
-from jaxtrade._decompose import decompose
+from jaxtrade.table1 import TABLE_1, table1_model
+from jaxtrade import decompose
 
 TAU_INF = 1e30
 GRID = [TAU_INF, 100.0, 30.0, 10.0, 5.0, 3.0, 2.0, 1.5, 1.0, 0.7, 0.49, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.0]

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxtrade import distributions as jd
-from jaxtrade._simulate import SequentialModel, simulate
+from jaxtrade import SequentialModel, simulate
 
 
 def main(argv=None):
@@ -65,14 +65,22 @@ def main(argv=None):
     ax.legend()
     fig.tight_layout()
     fig.savefig(args.out, dpi=130)
-    info = {"arguments": vars(args), "every_firm_gains": every_firm, "fosd_on_grid": fosd, "summaries": results}
+    def moments(x):
+        z = (x - x.mean()) / x.std()
+        return {"std": float(x.std()), "skewness": float(np.mean(z**3)), "excess_kurtosis": float(np.mean(z**4) - 3.0)}
+
+    # The change of shape, as numbers: a pure shift of log MC would leave its std and skewness unchanged.
+    shape = {str(tau): {"mc": moments(costs[tau]), "log_mc": moments(np.log(costs[tau]))} for tau in (args.tau0, args.tau1)}
+    info = {"arguments": dict(vars(args), out=Path(args.out).name), "every_firm_gains": every_firm, "fosd_on_grid": fosd,
+            "shape": shape, "summaries": results}
     Path(args.out).with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
     print(f"wrote {args.out}; every firm's MC weakly fell: {every_firm}; FOSD on a 99-point grid: {fosd}")
     for tau in (args.tau0, args.tau1):
         s = results[str(tau)]
         print(f"τ = {tau:g}: mean MC {s['mean_cost']:.4f}, power mean (σ=4) {s['power_mean']:.4f}, "
               f"offshoring share {s['offshoring_share']:.3f}, mean crossings {s['mean_crossings']:.3f}, "
-              f"mean cluster size {s['mean_cluster_size']:.3f}")
+              f"mean cluster size {s['mean_cluster_size']:.3f}; log MC: std {shape[str(tau)]['log_mc']['std']:.4f}, "
+              f"skewness {shape[str(tau)]['log_mc']['skewness']:.4f}")
 
 
 if __name__ == "__main__":

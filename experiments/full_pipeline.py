@@ -5,7 +5,7 @@
 1. Calibrate 2000 and 2007 on the bundled SYNTHETIC data (004 §5.3 steps 1-5), trust-region Newton from
    Table 1 (2000).
 2. Counterfactual (θ_2000, τ_2007, w_2000) and the decomposition of the change in M̃C into the direct
-   effect (paths fixed) and fragmentation (steps 6-8; jaxtrade._decompose.decompose).
+   effect (paths fixed) and fragmentation (steps 6-8; jaxtrade.models.decomposition.decompose).
    Only ρ_t = τ_t/cost_scale_t is identified, so τ_2007 in 2000 cost units needs the scales of both
    periods: reported under two stated normalisations, (a) the Table 1 scales and (b) equal scales.
 3. Confidence intervals: percentiles over parameter draws φ_t ~ N(φ̂_t, V̂_t) (sandwich covariance,
@@ -22,7 +22,7 @@ import json
 import numpy as np
 
 from jaxtrade import calibration as cal
-from jaxtrade._decompose import decompose
+from jaxtrade import decompose
 
 
 def main():

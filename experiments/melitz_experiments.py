@@ -153,7 +153,7 @@ def melitz_vs_krugman(outdir):
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(taus, 100 * (wm / wm[-1] - 1), label="Melitz (Pareto k=4, f_x = 2)")
     ax.plot(taus, 100 * (wk / wk[-1] - 1), label="Krugman (φ = φ̃_A, f_x = 0)")
-    ax.plot(taus, 100 * (wk1 / wk1[-1] - 1), label="Krugman (φ = φ̃_A, f_x = 2, all export)")
+    ax.plot(taus, 100 * (wk1 / wk1[-1] - 1), label="Krugman (φ = φ̃_A, f_x = 2: exporting never pays)")
     ax.set_xlabel("τ")
     ax.set_ylabel(f"welfare gain vs τ = {float(taus[-1]):.1f} (%)")
     ax.set_title("Same fall in τ: Melitz vs Krugman")
@@ -161,11 +161,20 @@ def melitz_vs_krugman(outdir):
     fig.tight_layout()
     fig.savefig(os.path.join(outdir, "melitz_vs_krugman.png"), dpi=120)
     plt.close(fig)
+    # 001 §6.3 counter-case: same f_x = 0.47 in both, Krugman firms export at τ = 2 and 1.5
+    kw = dict(f_e=FE / aut.survival_probability, productivity=aut.average_productivity)
+    m2 = [float(melitz.symmetric_open_economy(d, SIGMA, F, 0.47, FE, t, 2).welfare) for t in (2.0, 1.5)]
+    k2 = [melitz.krugman_economy(SIGMA, F, t, 2, f_x=0.47, **kw) for t in (2.0, 1.5)]
     return dict(
         gain_3_to_1p3_melitz_pct=float(100 * (wm[0] / wm[-1] - 1)),
-        gain_3_to_1p3_krugman_pct=float(100 * (wk[0] / wk[-1] - 1)),
-        gain_3_to_1p3_krugman_fx_pct=float(100 * (wk1[0] / wk1[-1] - 1)),
-        import_share_at_1p3=dict(melitz=float(1 - lm[0]), krugman=float(1 - lk[0])),
+        gain_3_to_1p3_krugman_fx0_pct=float(100 * (wk[0] / wk[-1] - 1)),
+        gain_3_to_1p3_krugman_same_fx_pct=float(100 * (wk1[0] / wk1[-1] - 1)),
+        import_share_at_1p3=dict(melitz=float(1 - lm[0]), krugman_fx0=float(1 - lk[0])),
+        counter_case_fx_0p47_tau_2_to_1p5=dict(
+            melitz_pct=100 * (m2[1] / m2[0] - 1),
+            krugman_pct=float(100 * (k2[1].welfare / k2[0].welfare - 1)),
+            krugman_exporting=[bool(k.exporting) for k in k2],
+        ),
     )
 
 

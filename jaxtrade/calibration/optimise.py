@@ -1,0 +1,554 @@
+"""Minimising the calibration objective: optimistix solvers, one loop, checkpoints (004 §5.3 step 3).
+
+Every method is an ``optimistix.AbstractMinimiser`` driven by one loop (:func:`minimise`) that records
+each step, writes checkpoints and stops on the solver's own ``terminate``:
+
+- ``"newton"`` (default of :func:`jaxtrade.calibration.calibrate`): :class:`TrustRegionNewton`, the
+  exact trust-region subproblem by eigendecomposition (:class:`EigenTrustRegionDescent`, an
+  ``optx.AbstractDescent``: indefinite Hessians and the hard case handled) under
+  ``optx.ClassicalTrustRegion`` (:class:`CappedTrustRegion`: the same ratio test, the radius capped),
+  with the Hessian by central differences of the autodiff gradient (its ``2p`` gradients one vmapped
+  call), so it includes the curvature of firms switching paths. A step whose objective or gradient is
+  not finite is rejected and the radius shrinks (never an exception).
+- ``"adam"``, ``"lbfgs"``: optax through ``optx.OptaxMinimiser``.
+- ``"bfgs"``, ``"nelder_mead"``: ``optx.BFGS`` and ``optx.NelderMead`` (the derivative-free baseline).
+
+Checkpoints (``eqx.tree_serialise_leaves`` of the iterate and the solver state, after a JSON header with
+the configuration hash, the step, the evaluation count and the history) are written to a temporary file
+and renamed into place; a resumed run retraces the uninterrupted one bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import equinox as eqx
+import equinox.internal as eqxi
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optimistix as optx
+
+from ..engine.validation import fail
+from .objective import Problem, objective
+from .parameters import IDENTIFIED
+
+__all__ = [
+    "OPTIMIZERS",
+    "RESULTS",
+    "OptimisationResult",
+    "EigenTrustRegionDescent",
+    "CappedTrustRegion",
+    "TrustRegionNewton",
+    "trust_region_step",
+    "free_coordinates",
+    "minimise",
+]
+
+OPTIMIZERS = ("newton", "bfgs", "lbfgs", "adam", "nelder_mead")
+
+
+class RESULTS(optx.RESULTS):  # pyright: ignore
+    """``optx.RESULTS`` and the two outcomes of a calibration run that are not solver failures."""
+
+    stalled = "The objective stopped improving (trust region below its floor, or no relative gain of ftol in `patience` steps) while the gradient was not below gtol."
+    interrupted = "Interrupted (Ctrl-C or a callback); the state is saved in the checkpoint: resume=True continues."
+
+
+_STATUS = {"successful": "converged", "nonlinear_max_steps_reached": "max_steps", "stalled": "stalled", "nonfinite": "nonfinite",
+           "interrupted": "interrupted"}
+
+
+def _status(result) -> str:
+    for name, status in _STATUS.items():
+        if result == getattr(RESULTS, name):
+            return status
+    return "failed"
+
+
+# ----------------------------------------------------------------------------------------------
+# The trust-region Newton method as optimistix parts
+# ----------------------------------------------------------------------------------------------
+
+
+def trust_region_step(g, H, radius, iterations: int = 100):
+    """Solves ``min_p g·p + ½ p'Hp`` s.t. ``‖p‖ ≤ radius`` exactly (Moré-Sorensen by eigendecomposition).
+
+    ``H`` may be indefinite (and the gradient may have no weight on its lowest eigenvector: the "hard
+    case"). ``p = −Q (Λ + μ)⁻¹ Qᵀ g`` with ``μ = 0`` when the Newton step is interior, else ``μ`` by
+    ``iterations`` geometric bisections on ``‖p(μ)‖ = radius``. A non-finite ``H`` is replaced by 0 (the
+    steepest-descent step to the boundary). Pure JAX, any float dtype; returns ``p``.
+    """
+    dtype = g.dtype
+    H = jnp.where(jnp.all(jnp.isfinite(H)), 0.5 * (H + H.T), jnp.zeros_like(H))
+    lam, Q = jnp.linalg.eigh(H)
+    gq = Q.T @ g
+
+    def step(mu):
+        return -Q @ (gq / (lam + mu))
+
+    def norm(v):
+        return jnp.sqrt(jnp.sum(v * v))
+
+    scale = jnp.maximum(1.0, jnp.max(jnp.abs(lam)))
+    tiny = jnp.asarray(1e-6, dtype) * scale
+    floor = jnp.maximum(0.0, -lam[0])
+    lo0 = floor + tiny
+    hi0 = floor + norm(g) / radius + tiny
+    interior_ok = (lam[0] > tiny) & (norm(step(jnp.zeros((), dtype))) <= radius)
+
+    def bisect(_, lohi):
+        lo, hi = lohi
+        mid = jnp.sqrt(lo * hi)
+        outside = norm(step(mid)) > radius
+        return jnp.where(outside, mid, lo), jnp.where(outside, hi, mid)
+
+    _, hi = jax.lax.fori_loop(0, iterations, bisect, (lo0, hi0))
+    p_boundary = step(hi)
+    p_lo = step(lo0)
+    hard = norm(p_lo) <= radius  # the hard case: g has (almost) no weight on the lowest eigenvector
+    p_hard = p_lo + Q[:, 0] * jnp.sqrt(jnp.maximum(radius**2 - p_lo @ p_lo, 0.0))
+    p = jnp.where(interior_ok, step(jnp.zeros((), dtype)), jnp.where(hard, p_hard, p_boundary))
+    return jnp.where(jnp.isfinite(p), p, 0.0)
+
+
+class _EigenState(eqx.Module):
+    grad: jax.Array
+    hessian: jax.Array
+
+
+class EigenTrustRegionDescent(optx.AbstractDescent):
+    """The exact trust-region step (:func:`trust_region_step`) as an ``optx.AbstractDescent``.
+
+    The search's ``step_size`` ``s`` is read as the radius ``radius · s`` in ``φ`` (log parameters): the
+    search starts at ``s = 1``."""
+
+    radius: float = 0.2
+
+    def init(self, y, f_info_struct):
+        p = y.shape[0]
+        return _EigenState(grad=jnp.zeros_like(y), hessian=jnp.zeros((p, p), y.dtype))
+
+    def query(self, y, f_info, state):
+        return _EigenState(grad=f_info.grad, hessian=f_info.hessian.as_matrix())
+
+    def step(self, step_size, state):
+        radius = jnp.asarray(self.radius, state.grad.dtype) * step_size.astype(state.grad.dtype)
+        return trust_region_step(state.grad, state.hessian, radius), optx.RESULTS.successful
+
+
+class CappedTrustRegion(optx.ClassicalTrustRegion):
+    """``optx.ClassicalTrustRegion`` (accept when the actual decrease is at least ``low_cutoff`` of the
+    predicted one, shrink by ``low_constant`` on rejection, grow by ``high_constant`` above
+    ``high_cutoff``) with the step size capped at ``max_step_size``."""
+
+    high_cutoff: float = 0.75
+    low_cutoff: float = 0.1
+    high_constant: float = 2.0
+    low_constant: float = 0.25
+    max_step_size: float = 10.0
+
+    def step(self, first_step, y, y_eval, f_info, f_eval_info, state):
+        step_size, accept, result, state = super().step(first_step, y, y_eval, f_info, f_eval_info, state)
+        step_size = jnp.minimum(step_size, self.max_step_size)
+        return step_size, accept, result, eqx.tree_at(lambda s: s.step_size, state, step_size)
+
+
+class _NewtonState(eqx.Module):
+    first_step: jax.Array
+    y_eval: jax.Array
+    f_info: optx.FunctionInfo.EvalGradHessian
+    aux: object
+    search_state: object
+    descent_state: object
+    step_size: jax.Array
+    terminate: jax.Array
+    result: optx.RESULTS
+
+
+class TrustRegionNewton(optx.AbstractMinimiser):
+    """Trust-region Newton with finite-difference Hessians of the autodiff gradient (an optimistix minimiser).
+
+    Each step evaluates ``f`` and ``∇f`` at the trial point (one ``value_and_grad``); a non-finite value
+    or gradient counts as ``f = +∞`` (the step is rejected and the radius shrinks). On acceptance the
+    Hessian is ``(∇f(y + h e_i) − ∇f(y − h e_i))/2h`` (``2p`` gradients, one vmapped call), symmetrised.
+    Terminates ``successful`` when ``max |∇f| < gtol`` or an interior step is predicted to gain less than
+    ``ftol_predicted`` of ``|f|`` (below float32 resolution such steps are decided by rounding); a
+    non-finite objective at the start is ``optx.RESULTS.nonfinite``. Result codes are ``optx.RESULTS``, so
+    it works with ``optx.minimise`` too (where a collapsed radius runs on to ``max_steps``, as optimistix's
+    own trust-region solvers do); :func:`minimise` stops as ``stalled`` once :meth:`radius` falls below
+    ``min_radius``."""
+
+    rtol: float = 0.0
+    atol: float = 0.0
+    norm: Callable = optx.max_norm
+    gtol: float = 1e-5
+    hessian_step: float = 1e-2
+    ftol_predicted: float = 1e-6
+    min_radius: float = 1e-6
+    descent: EigenTrustRegionDescent = EigenTrustRegionDescent()
+    search: CappedTrustRegion = CappedTrustRegion()
+
+    def init(self, fn, y, args, options, f_struct, aux_struct, tags):
+        p = y.shape[0]
+        f_info = optx.FunctionInfo.EvalGradHessian(jnp.zeros(f_struct.shape, f_struct.dtype), jnp.zeros_like(y),
+                                                   _matrix_operator(jnp.zeros((p, p), y.dtype)))
+        f_info_struct = eqx.filter_eval_shape(lambda: f_info)
+        return _NewtonState(first_step=jnp.array(True), y_eval=y, f_info=f_info,
+                            aux=jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), aux_struct),
+                            search_state=self.search.init(y, f_info_struct), descent_state=self.descent.init(y, f_info_struct),
+                            step_size=jnp.array(1.0), terminate=jnp.array(False), result=optx.RESULTS.successful)
+
+    def step(self, fn, y, args, options, state, tags):
+        def value(z):
+            return fn(z, args)
+
+        (f_eval, aux_eval), grad = jax.value_and_grad(value, has_aux=True)(state.y_eval)
+        finite = jnp.isfinite(f_eval) & jnp.all(jnp.isfinite(grad))
+        f_safe = jnp.where(finite, f_eval, jnp.inf).astype(f_eval.dtype)
+        step_size, accept, search_result, search_state = self.search.step(state.first_step, y, state.y_eval, state.f_info,
+                                                                          optx.FunctionInfo.Eval(f_safe), state.search_state)
+        accept = accept & (finite | ~state.first_step)
+        start_bad = state.first_step & ~finite
+
+        def accepted(descent_state):
+            p = y.shape[0]
+            E = jnp.eye(p, dtype=y.dtype) * jnp.asarray(self.hessian_step, y.dtype)
+            G = jax.vmap(lambda z: jax.grad(lambda q: value(q)[0])(z))(jnp.concatenate([state.y_eval[None] + E, state.y_eval[None] - E]))
+            H = (G[:p] - G[p:]).T / (2 * self.hessian_step)
+            H = (0.5 * (H + H.T)).astype(y.dtype)
+            f_info = optx.FunctionInfo.EvalGradHessian(f_eval, grad, _matrix_operator(H))
+            return state.y_eval, f_info, aux_eval, self.descent.query(state.y_eval, f_info, descent_state)
+
+        def rejected(descent_state):
+            return y, state.f_info, state.aux, descent_state
+
+        y_new, f_info, aux, descent_state = _filter_cond(accept, accepted, rejected, state.descent_state)
+        diff, descent_result = self.descent.step(step_size, descent_state)
+        radius = self.descent.radius * step_size
+        gmax = jnp.max(jnp.abs(f_info.grad))
+        predicted = -(f_info.grad @ diff + 0.5 * diff @ f_info.hessian.mv(diff))
+        interior = jnp.sqrt(diff @ diff) < 0.99 * radius
+        converged = ~start_bad & ((gmax < self.gtol) | ((predicted < self.ftol_predicted * jnp.abs(f_info.f)) & interior))
+        terminate = converged | start_bad
+        result = optx.RESULTS.where(start_bad, optx.RESULTS.nonfinite, optx.RESULTS.successful)
+        result = optx.RESULTS.where(search_result == optx.RESULTS.successful, result, search_result)
+        new_state = _NewtonState(first_step=jnp.array(False), y_eval=y_new + diff, f_info=f_info, aux=aux, search_state=search_state,
+                                 descent_state=descent_state, step_size=step_size, terminate=terminate, result=result)
+        return y_new, new_state, aux
+
+    def terminate(self, fn, y, args, options, state, tags):
+        return state.terminate, state.result
+
+    def postprocess(self, fn, y, aux, args, options, state, tags, result):
+        return y, aux, {}
+
+    @staticmethod
+    def gradient_norm(state) -> jax.Array:
+        """``max |∇f|`` at the current (last accepted) iterate."""
+        return jnp.max(jnp.abs(state.f_info.grad))
+
+    def radius(self, state) -> jax.Array:
+        """The trust-region radius of the next step (in ``φ``)."""
+        return self.descent.radius * state.step_size
+
+
+def _matrix_operator(H):
+    import lineax as lx
+
+    return lx.MatrixLinearOperator(H, lx.symmetric_tag)
+
+
+def _filter_cond(pred, true_fun, false_fun, *operands):
+    dynamic, static = eqx.partition(operands, eqx.is_array)
+
+    def wrap(f):
+        def g(d):
+            out = f(*eqx.combine(d, static))
+            dyn, st = eqx.partition(out, eqx.is_array)
+            return dyn, eqxi.Static(st)
+
+        return g
+
+    dyn, st = jax.lax.cond(pred, wrap(true_fun), wrap(false_fun), dynamic)
+    return eqx.combine(dyn, st.value)
+
+
+# ----------------------------------------------------------------------------------------------
+# One loop: records, stopping, checkpoints
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class OptimisationResult:
+    """Outcome of :func:`minimise`.
+
+    ``result``: an ``optx.RESULTS`` (:data:`RESULTS`: ``successful``, ``nonlinear_max_steps_reached``,
+    ``nonfinite`` (the objective was not finite at the start or at an iterate: the last finite point is
+    returned), ``stalled``, ``interrupted``, or a solver's own failure); ``status`` is its short name
+    (``"converged"``, ``"max_steps"``, ``"nonfinite"``, ``"stalled"``, ``"interrupted"``, ``"failed"``).
+    ``grad_norm``: ``max |∇|`` over the free coordinates at ``phi`` (NaN when interrupted).
+    ``history``: one dict per recorded step (``step``, ``objective``, ``grad_norm``, ``evaluations``,
+    ``seconds``, ``phi``); ``objective`` is the value the solver's step evaluated (Newton: at the accepted
+    iterate; optax: at the point before the update; Nelder-Mead: at the trial vertex), ``grad_norm`` the
+    Newton solver's gradient at its iterate (``None`` for the others).
+    """
+
+    phi: np.ndarray
+    value: float
+    result: object
+    num_steps: int
+    evaluations: int
+    grad_norm: float
+    seconds: float
+    optimizer: str
+    history: list
+
+    @property
+    def status(self) -> str:
+        return _status(self.result)
+
+    @property
+    def steps(self) -> int:
+        """Alias of :attr:`num_steps` (the spelling of earlier releases)."""
+        return self.num_steps
+
+    @property
+    def message(self) -> str:
+        return RESULTS[self.result]
+
+
+def free_coordinates(fixed, p):
+    """Indices of ``φ`` left free by ``fixed`` (validated: known indices, finite values, one left free)."""
+    fixed = fixed or {}
+    for k, v in fixed.items():
+        if not (isinstance(k, int) and 0 <= k < p):
+            fail("fixed", fixed, f"keys must be coordinate indices 0..{p - 1} of phi = {IDENTIFIED}")
+        if not np.isfinite(v):
+            fail("fixed", fixed, "fixed values must be finite (log parameters)")
+    free = [i for i in range(p) if i not in fixed]
+    if not free:
+        fail("fixed", fixed, "at least one coordinate must be left free")
+    return free
+
+
+def _make_solver(optimizer, *, learning_rate, rtol, atol, gtol, hessian_step):
+    import optax
+
+    if optimizer == "newton":
+        return TrustRegionNewton(gtol=gtol, hessian_step=hessian_step)
+    if optimizer == "adam":
+        return optx.OptaxMinimiser(optax.adam(learning_rate), rtol=rtol, atol=atol)
+    if optimizer == "lbfgs":
+        return optx.OptaxMinimiser(optax.lbfgs(memory_size=10), rtol=rtol, atol=atol)
+    if optimizer == "bfgs":
+        return optx.BFGS(rtol=rtol, atol=atol)
+    if optimizer == "nelder_mead":
+        return optx.NelderMead(rtol=rtol, atol=atol, rdelta=0.1, adelta=0.05)
+    fail("optimizer", optimizer, f"optimizer must be one of {OPTIMIZERS}")
+
+
+def _config_hash(problem: Problem, optimizer, extra) -> str:
+    h = hashlib.sha256()
+    h.update(np.asarray(problem.data.log_sales).tobytes())
+    m = problem.model
+    h.update(repr((m.n_stages, m.sigma, m.draws, m.draws_are, m.wage_reading, m.value_dependent, m.T.tolist(), problem.kind,
+                   problem.ks_temperature, problem.seed, problem.uniform_bits, problem.uniforms.shape, problem.data.trim,
+                   problem.data.bandwidth, optimizer, extra)).encode())
+    return h.hexdigest()[:16]
+
+
+def _save_checkpoint(path, carry, meta):
+    """Atomic checkpoint: one JSON header line, then ``eqx.tree_serialise_leaves`` of the carry; written, synced, renamed."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(json.dumps(meta).encode() + b"\n")
+        eqx.tree_serialise_leaves(fh, carry)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path, template):
+    with open(path, "rb") as fh:
+        try:
+            meta = json.loads(fh.readline())
+            carry = eqx.tree_deserialise_leaves(fh, template)
+        except Exception as e:  # a truncated or foreign file
+            fail("checkpoint", str(path), f"not a checkpoint of this optimiser and problem ({type(e).__name__}: {e})")
+    return carry, meta
+
+
+class _Counter:
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, marker):
+        self.n += int(np.size(marker))  # one marker per evaluation; a vmapped batch of them arrives as one array
+
+
+def _fn(y, args):
+    """The objective of the free coordinates ``y`` (optimistix signature ``fn(y, args) -> (f, aux)``)."""
+    problem, base, free_idx, fdt = args
+    jax.debug.callback(_COUNTER, jnp.zeros((), y.dtype) * y[0])  # data-dependent, so that vmap passes one marker per evaluation
+    f = objective(base.at[free_idx].set(y), problem).astype(fdt.dtype)
+    return f, f
+
+
+_COUNTER = _Counter()
+_OPTIONS: dict = {}
+_TAGS: frozenset = frozenset()
+
+
+@eqx.filter_jit
+def _init(solver, y, args):
+    f_struct = jax.ShapeDtypeStruct((), args[3].dtype)
+    return solver.init(_fn, y, args, _OPTIONS, f_struct, f_struct, _TAGS)
+
+
+@eqx.filter_jit
+def _step(solver, y, state, args):
+    y, state, aux = solver.step(_fn, y, args, _OPTIONS, state, _TAGS)
+    done, result = solver.terminate(_fn, y, args, _OPTIONS, state, _TAGS)
+    result = RESULTS.promote(result)
+    newton = isinstance(solver, TrustRegionNewton)
+    info = (TrustRegionNewton.gradient_norm(state), solver.radius(state)) if newton else None
+    return y, state, aux, done, result, info
+
+
+@eqx.filter_jit
+def _value_and_grad_norm(y, args):
+    problem, base, free_idx, _ = args
+    v, g = jax.value_and_grad(lambda z: objective(base.at[free_idx].set(z), problem))(y)
+    return v, jnp.max(jnp.abs(g))
+
+
+def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int = 200, gtol: float = 1e-5, ftol: float = 1e-7,
+             learning_rate: float = 0.02, rtol: float = 1e-6, atol: float = 1e-7, checkpoint=None, checkpoint_every: int = 10,
+             resume: bool = False, callback: Callable | None = None, record_every: int = 1, patience: int = 20,
+             hessian_step: float = 1e-2, fixed: dict | None = None) -> OptimisationResult:
+    """Minimises :func:`~jaxtrade.calibration.objective` over ``φ`` from ``phi0``.
+
+    Optimisers (:data:`OPTIMIZERS`): ``"newton"`` (:class:`TrustRegionNewton`: trust-region Newton, the
+    Hessian by central differences of the autodiff gradient with step ``hessian_step``, so it includes the
+    curvature of firms switching paths; exact subproblem, indefinite Hessians allowed; 2p + 1 gradient
+    evaluations per accepted step; the most reliable on the weakly identified ridge; converges on
+    ``max |∇| < gtol`` or an interior step predicted to gain less than 1e-6 of the objective, stalls when
+    its radius falls below 1e-6), ``"lbfgs"`` and ``"adam"`` (optax via ``optx.OptaxMinimiser``),
+    ``"bfgs"`` and ``"nelder_mead"`` (optimistix; Nelder-Mead is the derivative-free baseline). The
+    optimistix methods stop on their own ``rtol``/``atol`` criteria; every method except Newton also stops
+    as ``stalled`` when the objective has not improved by a relative ``ftol`` in ``patience`` steps (in
+    float32 a line search can otherwise reject steps forever).
+
+    ``fixed``: ``{coordinate index: value}`` of ``φ`` held fixed (e.g. ``{2: log w}`` when the
+    relative wage is known from wage data); the optimiser moves the other coordinates only, and
+    ``phi`` in the result and the history is the whole vector.
+
+    ``checkpoint``: a file path; the state (iterate, solver state, step, evaluation count, history,
+    configuration hash) is written atomically every ``checkpoint_every`` steps, at the end, and when the
+    run is interrupted (Ctrl-C). ``resume=True`` continues from it (the run then follows the same iterates
+    as an uninterrupted run, bit for bit). ``callback(record)`` is called after every step; it may raise
+    ``KeyboardInterrupt`` (tests use it to force an interruption). Never raises on a non-finite objective:
+    the result code says what happened.
+    """
+    if not (isinstance(max_steps, int) and max_steps >= 1):
+        fail("max_steps", max_steps, "max_steps must be an integer >= 1")
+    solver = _make_solver(optimizer, learning_rate=learning_rate, rtol=rtol, atol=atol, gtol=gtol, hessian_step=hessian_step)
+    base = jnp.asarray(phi0, jnp.float32)
+    free = free_coordinates(fixed, base.shape[0])
+    if fixed:
+        base = base.at[jnp.asarray(list(fixed))].set(jnp.asarray(list(fixed.values()), jnp.float32))
+    free_idx = jnp.asarray(free)
+    args = (problem, base, free_idx, jnp.zeros((), jnp.result_type(float)))  # optimistix builds its scalars in the default float dtype
+
+    def whole(y):
+        return np.asarray(base.at[free_idx].set(jnp.asarray(y, jnp.float32)), dtype=np.float64)
+
+    y = base[free_idx]
+    _COUNTER.n = 0
+    state = _init(solver, y, args)
+    config = _config_hash(problem, optimizer, (learning_rate, rtol, atol, gtol, ftol, patience, hessian_step, sorted((fixed or {}).items())))
+    meta = {"config": config, "step": 0, "evaluations": 0, "optimizer": optimizer, "best": None, "since_best": 0, "seconds": 0.0,
+            "history": []}
+    if resume:
+        if checkpoint is None or not Path(checkpoint).is_file():
+            fail("checkpoint", checkpoint, "resume=True needs an existing checkpoint file")
+        (y, state), loaded = _load_checkpoint(checkpoint, (y, state))
+        if loaded.get("config") != config:
+            fail("checkpoint", str(checkpoint), "the checkpoint was written for a different problem or optimiser settings (config hash mismatch)")
+        meta.update(loaded)
+    history = meta["history"]
+    evaluations0 = meta["evaluations"]
+    t0 = time.perf_counter() - meta["seconds"]
+
+    def save():
+        if checkpoint is not None:
+            meta["evaluations"] = evaluations0 + _COUNTER.n
+            meta["seconds"] = time.perf_counter() - t0
+            _save_checkpoint(checkpoint, (y, state), meta)
+
+    result = RESULTS.nonlinear_max_steps_reached
+    if optimizer == "nelder_mead" and meta.get("start") is None:
+        meta["start"] = float(_value_and_grad_norm(y, args)[0])  # its first record (not counted in evaluations)
+    last_good = (np.asarray(y), history[-1]["objective"] if history else math.nan)
+    try:
+        while meta["step"] < max_steps:
+            y_new, state_new, aux, done, res, info = _step(solver, y, state, args)
+            gnorm = None if info is None else info[0]
+            value = float(aux)
+            if optimizer == "nelder_mead":
+                # Nelder-Mead returns its best vertex; the aux is the value at its trial vertex (a dummy on the
+                # first step, which only builds the simplex): the best vertex's value is the running minimum.
+                prev = meta["start"] if meta["step"] == 0 else meta["nm_best"]
+                value = prev if meta["step"] == 0 or not math.isfinite(value) else min(prev, value)
+                meta["nm_best"] = value
+            meta["step"] += 1
+            if not (math.isfinite(value) or optimizer == "newton") or not np.all(np.isfinite(np.asarray(y_new))):
+                result = RESULTS.nonfinite  # y and state stay at the last finite point
+                break
+            y, state = y_new, state_new
+            if math.isfinite(value):
+                last_good = (np.asarray(y), value)
+            rec = {"step": meta["step"], "objective": value, "grad_norm": None if gnorm is None else float(gnorm),
+                   "evaluations": evaluations0 + _COUNTER.n, "seconds": time.perf_counter() - t0, "phi": [float(v) for v in whole(y)]}
+            if meta["step"] % record_every == 0 or meta["step"] == max_steps:
+                history.append(rec)
+            if checkpoint is not None and meta["step"] % checkpoint_every == 0:
+                save()
+            if callback is not None:
+                callback(rec)
+            if bool(done):
+                result = res
+                break
+            if optimizer == "newton":
+                if float(info[1]) < solver.min_radius:
+                    result = RESULTS.stalled
+                    break
+            else:
+                best = meta["best"]
+                if best is None or value < best - ftol * max(abs(value), 1e-12):
+                    meta["best"], meta["since_best"] = value, 0
+                else:
+                    meta["since_best"] += 1
+                if meta["since_best"] >= patience:
+                    result = RESULTS.stalled
+                    break
+    except KeyboardInterrupt:
+        save()
+        phi_hat = whole(y)
+        return OptimisationResult(phi=phi_hat, value=last_good[1], result=RESULTS.interrupted, num_steps=meta["step"],
+                                  evaluations=evaluations0 + _COUNTER.n, grad_norm=math.nan, seconds=time.perf_counter() - t0,
+                                  optimizer=optimizer, history=history)
+    save()
+    phi_hat = whole(y)
+    v, g = _value_and_grad_norm(jnp.asarray(y, jnp.float32), args)
+    return OptimisationResult(phi=phi_hat, value=float(v), result=result, num_steps=meta["step"], evaluations=evaluations0 + _COUNTER.n,
+                              grad_norm=float(g), seconds=time.perf_counter() - t0, optimizer=optimizer, history=history)

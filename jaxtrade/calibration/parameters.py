@@ -1,0 +1,219 @@
+"""The calibration model of Tyazhelnikov (004) §5.3, its parameters and their reparameterisation.
+
+Sales (eq. S1, :mod:`jaxtrade.calibration.objective`) are invariant to the common cost scale and, with
+two countries, to the wage reflection, so the calibration estimates the *identified* vector
+
+    φ = (log shape, log ρ, log w, log f_s),   ρ = τ / cost_scale   (additive; ρ = τ if value-dependent)
+
+and holds ``scale`` at a stated normalisation (docs/calibration.md, "Identification").
+
+The reading of Table 1 is spelled as in :mod:`jaxtrade.models.table1` (one vocabulary for calibrate,
+decompose and the experiments): ``draws_are`` in :data:`~jaxtrade.models.table1.DRAW_READINGS` and
+``wage_reading`` in :data:`~jaxtrade.models.table1.WAGE_READINGS`, the wage on China = country 1.
+The spellings of earlier releases are accepted as aliases (:data:`DRAWS_AS_ALIASES`,
+:data:`WAGE_READING_ALIASES`).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+
+from ..engine import distributions as _distributions
+from ..engine.validation import fail
+from ..models.table1 import DRAW_READINGS, WAGE_READINGS
+
+__all__ = [
+    "CalibrationModel",
+    "Parameters",
+    "IDENTIFIED",
+    "FULL",
+    "FAMILIES",
+    "distribution",
+    "DRAWS_AS_ALIASES",
+    "WAGE_READING_ALIASES",
+    "to_unconstrained",
+    "from_unconstrained",
+    "full_coordinates",
+    "identified_from_full",
+    "canonicalise",
+]
+
+IDENTIFIED = ("log_shape", "log_rho", "log_wage", "log_sunk_cost")
+FULL = ("log_shape", "log_scale", "log_tau", "log_wage", "log_sunk_cost")
+
+#: Families of per-stage draws the calibration accepts, each as a *scale family* in ``(shape, scale)``:
+#: Pareto and Fréchet directly; the log-normal in scipy's convention (``shape`` = σ of ``log X``,
+#: ``scale`` = exp(μ), so ``X = scale · exp(σ Z)`` and ``scale`` is a pure scale).
+FAMILIES = ("pareto", "frechet", "lognormal")
+
+#: ``draws_as`` of earlier releases -> ``draws_are`` (:data:`jaxtrade.models.table1.DRAW_READINGS`).
+DRAWS_AS_ALIASES = {"costs": "cost", "productivities": "productivity"}
+#: ``wage_reading`` of earlier releases -> :data:`jaxtrade.models.table1.WAGE_READINGS`. "multiplies" put
+#: ``w`` on country 0's costs, wages ``(w, 1)``; that is the ``"china"`` reading ``(1, w)`` with the
+#: countries relabelled (i.i.d. draws, symmetric ``T``: the same distribution of sales).
+WAGE_READING_ALIASES = {"multiplies": "china", "divides": "china-inverse"}
+
+
+def check_family(name) -> None:
+    if name not in FAMILIES:
+        known = tuple(k for k in _distributions.FAMILIES if k not in _distributions.ALIASES)
+        later = [k for k in known if k not in FAMILIES]
+        fail("draws", name, f"draws must name a (shape, scale) scale family of jaxtrade.distributions: one of {FAMILIES} "
+                            f"({', '.join(later)}: a second shape parameter, not wired into the calibration yet)")
+
+
+def distribution(name: str, shape, scale):
+    """The law of the draws of family ``name`` at ``(shape, scale)``, from the registry
+    :func:`jaxtrade.distributions.by_name`.
+
+    ``scale`` is a pure scale in every family (``X(shape, s) = s · X(shape, 1)``), which is what the
+    identification argument (sales invariant to the cost scale) needs: the log-normal is
+    ``by_name("lognormal", mu=log scale, sigma=shape)``. Works on traced values."""
+    check_family(name)
+    if name == "lognormal":
+        return _distributions.by_name("lognormal", mu=jnp.log(scale), sigma=shape)
+    return _distributions.by_name(name, shape=shape, scale=scale)
+
+
+class CalibrationModel(eqx.Module):
+    """The simplified two-country model of Tyazhelnikov (004) §5.3 and its reading of Table 1.
+
+    Attributes:
+        n_stages: ``N``, stages in the chain (the paper: 10).
+        sigma: ``σ`` elasticity of substitution (the paper: 4). ``ζ`` does not enter the sales
+            distribution once free entry fixes the level (eq. S1); it enters only welfare.
+        draws: family of the per-stage draws (:data:`FAMILIES`).
+        draws_are: ``"productivity"`` (default: the cost is ``a = 1/z`` with ``z ~ F(shape, scale)``) or
+            ``"cost"`` (``a ~ F(shape, scale)``). Table 1 does not say; the text's remark that a
+            higher shape lowers and a higher scale raises expected productivity fits the
+            productivity reading of a Pareto draw (docs/calibration.md).
+        wage_reading: ``"china"`` (default: China's (country 1's) production costs are ``w a``, the
+            literal ``F_C = w F_W`` of §5.3, wages ``(1, w)``) or ``"china-inverse"`` (wages
+            ``(1, 1/w)``). ``"none"`` (wages ``(1, 1)``) leaves nothing to estimate in ``w``: use
+            ``calibrate(..., fixed_wage=1.0)``.
+        value_dependent: ad-valorem (iceberg) unbundling costs (eq. 7-9) instead of additive.
+        trade_costs: ``T`` (2, 2), zero diagonal (default: 1 off the diagonal).
+
+    The keyword ``draws_as`` (``"costs"``/``"productivities"``) and the wage readings
+    ``"multiplies"``/``"divides"`` of earlier releases are accepted as aliases
+    (:data:`DRAWS_AS_ALIASES`, :data:`WAGE_READING_ALIASES`).
+    """
+
+    n_stages: int = eqx.field(static=True)
+    sigma: float = eqx.field(static=True)
+    draws: str = eqx.field(static=True)
+    draws_are: str = eqx.field(static=True)
+    wage_reading: str = eqx.field(static=True)
+    value_dependent: bool = eqx.field(static=True)
+    trade_costs: tuple | None = eqx.field(static=True)
+
+    def __init__(self, n_stages: int, sigma: float, draws: str = "pareto", draws_are: str | None = None, wage_reading: str = "china",
+                 value_dependent: bool = False, trade_costs=None, *, draws_as: str | None = None):
+        if draws_as is not None:
+            if draws_are is not None:
+                fail("draws_as", draws_as, "give draws_are or its alias draws_as, not both")
+            if draws_as not in DRAWS_AS_ALIASES:
+                fail("draws_as", draws_as, f"draws_as (alias of draws_are) must be one of {tuple(DRAWS_AS_ALIASES)}")
+            draws_are = DRAWS_AS_ALIASES[draws_as]
+        draws_are = "productivity" if draws_are is None else draws_are
+        wage_reading = WAGE_READING_ALIASES.get(wage_reading, wage_reading)
+        self.n_stages = n_stages
+        self.sigma = sigma
+        self.draws = draws
+        self.draws_are = draws_are
+        self.wage_reading = wage_reading
+        self.value_dependent = bool(value_dependent)
+        self.trade_costs = None if trade_costs is None else tuple(tuple(float(v) for v in row) for row in np.asarray(trade_costs))
+
+    def __check_init__(self):
+        if not (isinstance(self.n_stages, int) and self.n_stages >= 2):
+            fail("n_stages", self.n_stages, "n_stages must be an integer >= 2")
+        if not (np.isfinite(self.sigma) and self.sigma > 1):
+            fail("sigma", self.sigma, "sigma > 1 (CES demand, eq. 11)")
+        check_family(self.draws)
+        if self.draws_are not in DRAW_READINGS:
+            fail("draws_are", self.draws_are, f"draws_are must be one of {DRAW_READINGS} (aliases: draws_as={tuple(DRAWS_AS_ALIASES)})")
+        if self.wage_reading == "none":
+            fail("wage_reading", self.wage_reading, "with wages (1, 1) there is no wage to estimate: use wage_reading='china' and fixed_wage=1.0")
+        if self.wage_reading not in WAGE_READINGS:
+            fail("wage_reading", self.wage_reading, f"wage_reading must be one of {WAGE_READINGS[:2]} (aliases: {tuple(WAGE_READING_ALIASES)})")
+        if self.trade_costs is not None:
+            t = np.asarray(self.trade_costs)
+            if t.shape != (2, 2) or not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(np.diag(t) != 0):
+                fail("trade_costs", self.trade_costs, "T must be (2, 2), finite, >= 0, with a zero diagonal")
+
+    @property
+    def draws_as(self) -> str:
+        """The earlier spelling of :attr:`draws_are` (``"costs"``/``"productivities"``)."""
+        return {v: k for k, v in DRAWS_AS_ALIASES.items()}[self.draws_are]
+
+    @property
+    def T(self):
+        if self.trade_costs is None:
+            return np.array([[0.0, 1.0], [1.0, 0.0]])
+        return np.asarray(self.trade_costs, dtype=np.float64)
+
+    def cost_scale(self, scale):
+        """The factor that multiplies all costs: ``scale`` (cost draws) or ``1/scale`` (productivity draws)."""
+        return scale if self.draws_are == "cost" else 1.0 / scale
+
+    def wage_multiplier(self, wage):
+        """The factor on China's (country 1's) production costs: ``w`` or ``1/w``."""
+        return wage if self.wage_reading == "china" else 1.0 / wage
+
+
+class Parameters(eqx.Module):
+    """Natural parameters: Table 1's ``shape``, ``scale``, ``tau``, ``wage`` and the sunk cost ``f_s``."""
+
+    shape: float
+    scale: float
+    tau: float
+    wage: float
+    sunk_cost: float = 1.0
+
+    def as_dict(self):
+        return {k: float(getattr(self, k)) for k in ("shape", "scale", "tau", "wage", "sunk_cost")}
+
+
+def to_unconstrained(params: Parameters, model: CalibrationModel):
+    """Natural parameters -> identified unconstrained ``φ = (log shape, log ρ, log w, log f_s)``."""
+    rho = params.tau if model.value_dependent else params.tau / model.cost_scale(params.scale)
+    return jnp.log(jnp.asarray([params.shape, rho, params.wage, params.sunk_cost], dtype=jnp.float32))
+
+
+def from_unconstrained(phi, model: CalibrationModel, scale) -> Parameters:
+    """``φ`` and the scale normalisation -> natural parameters (``τ = ρ · cost_scale``)."""
+    p = np.exp(np.asarray(phi, dtype=np.float64))
+    tau = p[1] if model.value_dependent else p[1] * model.cost_scale(scale)
+    return Parameters(shape=float(p[0]), scale=float(scale), tau=float(tau), wage=float(p[2]), sunk_cost=float(p[3]))
+
+
+def full_coordinates(params: Parameters):
+    """``(log shape, log scale, log τ, log w, log f_s)`` (unidentified coordinates, for the rank check)."""
+    return jnp.log(jnp.asarray([params.shape, params.scale, params.tau, params.wage, params.sunk_cost], jnp.float32))
+
+
+def identified_from_full(psi, model: CalibrationModel):
+    """Maps full log coordinates to the identified ``φ`` (differentiable)."""
+    log_cost_scale = psi[1] if model.draws_are == "cost" else -psi[1]
+    log_rho = psi[2] if model.value_dependent else psi[2] - log_cost_scale
+    return jnp.stack([psi[0], log_rho, psi[3], psi[4]])
+
+
+def canonicalise(phi, model: CalibrationModel):
+    """Maps ``φ`` to the observationally equivalent point with ``w ≥ 1``.
+
+    With two countries and i.i.d. draws, an effective wage multiplier ``m`` on one country and
+    ``ρ`` give the same sales distribution as ``(1/m, ρ/m)`` (``ρ`` unchanged when trade costs
+    are value-dependent): relabel the countries and factor ``m`` out of all costs.
+    """
+    phi = np.asarray(phi, dtype=np.float64).copy()
+    if phi[2] >= 0:
+        return phi
+    log_m = phi[2] if model.wage_reading == "china" else -phi[2]
+    if not model.value_dependent:
+        phi[1] = phi[1] - log_m
+    phi[2] = -phi[2]
+    return phi

@@ -1,0 +1,132 @@
+"""The calibration's firms: the engine's counter-based draws, their marginal costs and sales (004 §5.3, eq. S1).
+
+Firm ``j`` of seed ``s`` draws the uniforms :func:`jaxtrade.firm_uniforms` gives it (Philox, the firms
+:func:`jaxtrade.simulate` sees at the same seed, bit for bit), ``a = icdf(u; θ)`` (cost draws) or
+``a = 1/icdf(u; θ)`` (productivity draws), and solves the chain problem (eq. 1-2,
+:func:`jaxtrade.solve_chain`, whose gradient follows the envelope theorem). With the uniforms held fixed
+(common random numbers) every sales statistic is a differentiable function of ``φ``.
+
+Sales. With CES demand and mark-up pricing (eq. 11-12, §4.4) and free entry ``E[r]/σ = f_s``,
+
+    r(MC) = σ f_s · (MC / M̃C)^{1-σ},   M̃C = (E[MC^{1-σ}])^{1/(1-σ)}            (S1)
+
+so the cost scale cancels and only ``φ`` enters (:mod:`jaxtrade.calibration.parameters`).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..engine.production import solve_chain
+from ..engine.rng import firm_uniforms
+from ..engine.validation import fail
+from ..models.table1 import wages as table1_wages
+from .parameters import CalibrationModel, Parameters, distribution, to_unconstrained
+
+__all__ = ["common_uniforms", "simulate_marginal_costs", "simulate_sales"]
+
+
+def common_uniforms(seed: int, n_firms: int, n_stages: int, n_countries: int = 2, dtype=jnp.float32, uniform_bits: int = 16):
+    """The fixed uniforms ``(n_firms, n_stages, n_countries)`` of firms ``0 … n_firms − 1`` at ``seed``.
+
+    They are :func:`jaxtrade.firm_uniforms` (the firms :func:`jaxtrade.simulate` draws at this seed,
+    ``dtype`` and ``uniform_bits``): in ``(0, 1)``, never 0 or 1."""
+    if not (isinstance(n_firms, int) and n_firms >= 2):
+        fail("n_firms", n_firms, "n_firms must be an integer >= 2")
+    return firm_uniforms(n_firms, n_stages, n_countries, seed=seed, dtype=dtype, uniform_bits=uniform_bits)
+
+
+#: Bound on |log| of a unit-scale draw and of ``ρ`` and ``w`` (``e^40 ≈ 2.4e17``): a stage cost ``w·a`` and
+#: a link cost ``ρ T`` then lie in ``[e^-80, e^80]`` and a chain of ``N`` of them below ``N · e^80``, inside
+#: float32's normal range ``[e^-87.3, e^88.7]``, so ``MC`` is never 0 or ∞ and its logarithm is finite.
+LOG_BOUND = 40.0
+
+
+def _log_unit_draw(name: str, log_shape, u):
+    """``log icdf(u; shape, 1)`` in closed form, finite for every ``u`` in (0, 1) and every shape.
+
+    Pareto ``−log1p(−u)/k``; Fréchet ``−log(−log u)/k``; log-normal (σ = shape) ``σ Φ^{-1}(u)``. Computing
+    the draw in logs keeps its derivative finite where the draw itself under- or overflows (with
+    ``shape = 0.05`` the Pareto productivity of ``u = 1 − 2^-17`` is ``2^340``: its reciprocal was 0 and
+    the derivative ``0 · ∞``, the NaN gradient of issue 16)."""
+    shape = jnp.exp(log_shape)
+    if name == "pareto":
+        return -jnp.log1p(-u) / shape
+    if name == "frechet":
+        return -jnp.log(-jnp.log(u)) / shape
+    if name == "lognormal":
+        return shape * jax.scipy.special.ndtri(u)
+    return jnp.log(distribution(name, shape, jnp.ones((), u.dtype)).icdf(u))
+
+
+def _unit_costs(log_shape, uniforms, model: CalibrationModel):
+    """Draws at unit cost scale: ``icdf(u; shape, 1)`` (costs) or its reciprocal (productivities), from
+    their logs (:func:`_log_unit_draw`), bounded to ``[e^-40, e^40]`` (:data:`LOG_BOUND`)."""
+    dtype = uniforms.dtype
+    log_z = _log_unit_draw(model.draws, jnp.clip(log_shape, -LOG_BOUND, LOG_BOUND).astype(dtype), uniforms).astype(dtype)
+    log_a = log_z if model.draws_are == "cost" else -log_z
+    return jnp.exp(jnp.clip(log_a, -LOG_BOUND, LOG_BOUND))
+
+
+def _exp_bounded(x, dtype):
+    return jnp.exp(jnp.clip(x, -LOG_BOUND, LOG_BOUND)).astype(dtype)
+
+
+def _marginal_costs(phi, uniforms, model: CalibrationModel):
+    """``MC_j`` at unit cost scale for identified ``φ`` (eq. 1-2 via solve_chain); wages ``(1, w)`` on China."""
+    dtype = uniforms.dtype
+    if uniforms.shape[-1] != 2:
+        fail("uniforms", uniforms, "the calibration model has two countries: uniforms.shape[-1] == 2")
+    a = _unit_costs(phi[0], uniforms, model)
+    w0, w1 = table1_wages(_exp_bounded(phi[2], dtype), model.wage_reading)
+    wages = jnp.stack([jnp.asarray(w0, dtype), jnp.asarray(w1, dtype)])
+    T = jnp.asarray(model.T, dtype)
+    rho = _exp_bounded(phi[1], dtype)
+    return solve_chain(a, T, rho, wages=wages, value_dependent=model.value_dependent).cost
+
+
+_marginal_costs_jit = eqx.filter_jit(_marginal_costs)
+
+
+def simulate_marginal_costs(params: Parameters, model: CalibrationModel, uniforms):
+    """Firms' marginal costs ``MC(A, τ)`` at the natural parameters (with the cost scale)."""
+    phi = to_unconstrained(params, model)
+    scale = model.cost_scale(params.scale)
+    return scale * _marginal_costs_jit(phi.astype(uniforms.dtype), uniforms, model)
+
+
+def _log_sales(phi, uniforms, model: CalibrationModel):
+    """Log sales (S1): ``log(σ f_s) + (1 − σ)(log MC − log M̃C)``; the cost scale cancels."""
+    log_mc = jnp.log(_marginal_costs(phi, uniforms, model))
+    s1 = 1.0 - model.sigma
+    z = s1 * log_mc
+    log_power_mean = jax.scipy.special.logsumexp(z) - jnp.log(jnp.asarray(z.shape[0], z.dtype))
+    return jnp.log(model.sigma) + phi[3] + z - log_power_mean
+
+
+_log_sales_jit = eqx.filter_jit(_log_sales)
+
+
+def simulate_sales(params: Parameters, model: CalibrationModel, n_firms: int, seed: int, *, power_mean_firms=None, power_mean_seed=None,
+                   uniform_bits: int = 16):
+    """Simulated domestic sales of ``n_firms`` firms (eq. S1), float64 NumPy.
+
+    ``M̃C`` (the population power mean that free entry puts in the level of sales) is computed on
+    a separate simulation of ``power_mean_firms`` firms (default: the same firms).
+    """
+    phi = to_unconstrained(params, model)
+    u = common_uniforms(seed, n_firms, model.n_stages, uniform_bits=uniform_bits)
+    log_mc = np.log(np.asarray(_marginal_costs_jit(phi, u, model), dtype=np.float64))
+    if power_mean_firms is None:
+        pm_log_mc = log_mc
+    else:
+        pm_seed = seed + 1 if power_mean_seed is None else power_mean_seed
+        u_pm = common_uniforms(pm_seed, power_mean_firms, model.n_stages, uniform_bits=uniform_bits)
+        pm_log_mc = np.log(np.asarray(_marginal_costs_jit(phi, u_pm, model), dtype=np.float64))
+    s1 = 1.0 - model.sigma
+    zp = s1 * pm_log_mc
+    log_pm = np.logaddexp.reduce(zp) - np.log(zp.size)
+    return np.exp(np.log(model.sigma * params.sunk_cost) + s1 * log_mc - log_pm)

@@ -1,0 +1,152 @@
+"""``jaxtrade calibrate``: calibrate the sequential-production model to firms' sales (004 §5).
+
+    jaxtrade calibrate SALES.csv --stages 10 --sigma 4 --draws pareto --out result.json [--resume]
+
+Writes ``result.json`` (``estimates`` keyed ``shape``, ``scale``, ``tau``, ``wage`` (+ ``sunk_cost``),
+each with ``value`` and ``std_error``; ``scale`` is held at ``--scale`` and marked not
+identified), and ``result.png`` (fitted against data density of log sales). A checkpoint
+``result.json.ckpt`` is written every ``--checkpoint-every`` steps and on Ctrl-C; ``--resume``
+continues from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Adds the ``calibrate`` subcommand to an ``argparse`` subparsers object."""
+    p = subparsers.add_parser("calibrate", help="calibrate (shape, tau/scale, wage, f_s) to firms' sales by simulated ML (004 §5)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sales", help="CSV (one column, header allowed) or .npy of firms' sales; 'synthetic:2000' / 'synthetic:2007' for the bundled synthetic data")
+    p.add_argument("--stages", type=int, default=10, help="number of stages N (default 10)")
+    p.add_argument("--sigma", type=float, default=4.0, help="elasticity of substitution (default 4)")
+    p.add_argument("--draws", default="pareto", help="distribution family of the per-stage draws: pareto (default), frechet, lognormal")
+    p.add_argument("--draws-are", choices=["productivity", "cost"], default=None,
+                   help="reading of Table 1: the draws are productivities (default) or costs (jaxtrade.table1)")
+    p.add_argument("--draws-as", choices=["productivities", "costs"], default=None, help="alias of --draws-are (earlier spelling)")
+    p.add_argument("--wage-reading", choices=["china", "china-inverse", "multiplies", "divides"], default="china",
+                   help="w multiplies (china, default) or divides (china-inverse) China's (country 1's) costs; "
+                        "multiplies/divides are the earlier spellings (w on country 0: the same distribution, countries relabelled)")
+    p.add_argument("--value-dependent", action="store_true", help="ad-valorem (iceberg) unbundling costs instead of additive")
+    p.add_argument("--objective", choices=["kld", "sml", "ks", "cvm"], default="kld")
+    p.add_argument("--trim", type=float, default=0.05, help="share of largest firms trimmed in both samples (default 0.05)")
+    p.add_argument("--bandwidth", type=float, default=None, help="kernel bandwidth in log sales (default Silverman)")
+    p.add_argument("--firms", type=int, default=200_000, help="simulated firms (default 200,000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--optimizer", choices=["newton", "bfgs", "lbfgs", "adam", "nelder_mead"], default="newton",
+                   help="newton: trust-region Newton with finite-difference Hessians of the autodiff gradient (default); nelder_mead: derivative-free baseline")
+    p.add_argument("--max-steps", type=int, default=300)
+    p.add_argument("--start", default=None, help="start values 'shape,scale,tau,wage' (default Table 1, 2000); repeat with ';' for multi-start")
+    p.add_argument("--fixed-wage", type=float, default=None, help="the relative wage w when known from wage data: held fixed, not estimated")
+    p.add_argument("--scale", type=float, default=None, help="normalisation of the unidentified scale (default: the start's scale)")
+    p.add_argument("--bootstrap", type=int, default=100, help="data bootstrap replicates for standard errors")
+    p.add_argument("--sim-replications", type=int, default=8, help="re-simulations for the simulation-noise part of the standard errors")
+    p.add_argument("--out", default="result.json")
+    p.add_argument("--resume", action="store_true", help="continue from OUT.ckpt")
+    p.add_argument("--checkpoint-every", type=int, default=10)
+    p.add_argument("--no-plot", action="store_true")
+    p.set_defaults(func=run)
+    return p
+
+
+def _load(spec):
+    from .. import calibration as cal
+
+    if spec.startswith("synthetic:"):
+        return cal.synthetic_sales(int(spec.split(":", 1)[1]))
+    return cal.load_sales(spec)
+
+
+def _starts(text, cal):
+    if text is None:
+        return [cal.Parameters(**cal.TABLE1[2000])]
+    out = []
+    for part in text.split(";"):
+        vals = [float(v) for v in part.split(",")]
+        if len(vals) != 4:
+            raise SystemExit(f"--start needs 4 comma-separated values shape,scale,tau,wage; got {part!r}")
+        out.append(cal.Parameters(*vals))
+    return out
+
+
+def _plot(path, grid, data, fitted, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(grid, data, label="data (trimmed, smoothed)")
+    ax.plot(grid, fitted, "--", label="model (fitted)")
+    ax.set_xlabel("log sales")
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    tmp = str(path) + ".tmp.png"
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from .. import calibration as cal
+
+    sales = _load(args.sales)
+    model = cal.CalibrationModel(n_stages=args.stages, sigma=args.sigma, draws=args.draws, draws_are=args.draws_are, draws_as=args.draws_as,
+                                 wage_reading=args.wage_reading, value_dependent=args.value_dependent)
+    starts = _starts(args.start, cal)
+    scale = args.scale if args.scale is not None else starts[0].scale
+    problem = cal.make_problem(sales, model, n_sim=args.firms, seed=args.seed, kind=args.objective, trim=args.trim, bandwidth=args.bandwidth)
+    out = Path(args.out)
+    ckpt = str(out) + ".ckpt"
+    bar = tqdm(total=args.max_steps * len(starts), desc="calibrate", unit="step", file=sys.stderr)
+
+    def callback(rec):
+        bar.update(1)
+        post = {"objective": f"{rec['objective']:.3e}"}
+        if rec["grad_norm"] is not None:
+            post["grad"] = f"{rec['grad_norm']:.1e}"
+        bar.set_postfix(**post)
+
+    try:
+        res = cal.calibrate(None, model, start=starts, scale=scale, problem=problem, optimizer=args.optimizer, max_steps=args.max_steps,
+                            bootstrap=args.bootstrap, sim_replications=args.sim_replications, checkpoint=ckpt,
+                            checkpoint_every=args.checkpoint_every, resume=args.resume, callback=callback, fixed_wage=args.fixed_wage)
+    finally:
+        bar.close()
+    if res.optimisation.status == "interrupted":
+        print(f"interrupted at step {res.optimisation.num_steps}; state saved to {ckpt}; continue with --resume", file=sys.stderr)
+        return 130
+    js = res.to_json()
+    js["data"] = {"source": args.sales, "n": int(sales.size)}
+    if not args.no_plot:
+        png = out.with_suffix(".png")
+        grid, g, f = cal.fitted_and_data_log_sales(res, problem)
+        _plot(png, grid, g, f, f"{args.objective} = {res.optimisation.value:.3e}")
+        js["plot"] = str(png)
+    tmp = str(out) + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(js, fh, indent=2)
+    os.replace(tmp, out)
+    est = js["estimates"]
+    for k in ("shape", "scale", "tau", "wage", "sunk_cost"):
+        e = est[k]
+        se = ("not identified (normalisation)" if not e["identified"] else "held fixed" if e.get("fixed") else
+              f"s.e. {e['std_error']:.4g}" if e["std_error"] is not None else "s.e. unbounded (weakly identified)" if e.get("weakly_identified") else "s.e. n/a")
+        print(f"{k:>10s} = {e['value']:.5g}  ({se})")
+    opt = res.optimisation
+    print(f"objective {args.objective} = {opt.value:.4e}; result {opt.status}; steps {opt.num_steps}; wrote {out}")
+    if opt.status not in ("converged", "max_steps", "stalled"):
+        print(f"the optimiser stopped: {opt.message} The estimates are the last point with a finite objective; its state is in {ckpt}.",
+              file=sys.stderr)
+        return 1
+    return 0
+

@@ -1,0 +1,116 @@
+"""Counter-based random numbers for firms: firm ``f``'s uniforms depend only on ``(seed, f)``.
+
+Philox-4x32-10 (Salmon, Moraes, Dror & Shaw 2011, "Parallel random numbers: as easy as 1, 2, 3", the
+generator of cuRAND and Random123), written with 32-bit integer operations only, so that it runs without
+x64 and gives the same bits on CPU and GPU. Firm ``f`` draws from counter ``(f mod 2^32, f div 2^32, j, 0)``
+at key ``seed``; firms come in blocks of :data:`FIRM_BLOCK`, and every engine that needs firms
+(:func:`jaxtrade.simulate`, the decomposition, calibration) draws them here, so they all see the same firms
+bit for bit whatever the chunking or the number of devices. Resolution of the uniforms: ``docs/simulation.md``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .validation import fail
+
+__all__ = ["FIRM_BLOCK", "philox4x32", "firm_uniforms", "seed_key", "block_uniforms"]
+
+FIRM_BLOCK = 65_536  # firms per random-number block: chunks are whole numbers of blocks
+
+_PHILOX_M0, _PHILOX_M1 = 0xD2511F53, 0xCD9E8D57
+_PHILOX_W0, _PHILOX_W1 = 0x9E3779B9, 0xBB67AE85
+
+
+def _mulhilo(a, b: int):
+    """High and low 32 bits of ``a * b`` for uint32 ``a`` and a constant ``b``, in 16-bit halves."""
+    u16 = np.uint32(0xFFFF)
+    s16 = np.uint32(16)
+    b_lo, b_hi = np.uint32(b & 0xFFFF), np.uint32(b >> 16)
+    a_lo, a_hi = a & u16, a >> s16
+    ll, lh, hl, hh = a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi
+    mid = (ll >> s16) + (lh & u16) + (hl & u16)
+    hi = hh + (lh >> s16) + (hl >> s16) + (mid >> s16)
+    return hi, a * np.uint32(b)
+
+
+def philox4x32(c0, c1, c2, c3, k0, k1, rounds: int = 10):
+    """Philox-4x32 (Salmon, Moraes, Dror & Shaw 2011) on uint32 arrays: four uint32 outputs.
+
+    Checked against the Random123 known-answer vectors in the tests.
+    """
+    k0 = jnp.asarray(k0, jnp.uint32)
+    k1 = jnp.asarray(k1, jnp.uint32)
+    for _ in range(rounds):
+        hi0, lo0 = _mulhilo(c0, _PHILOX_M0)
+        hi1, lo1 = _mulhilo(c2, _PHILOX_M1)
+        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+        k0 = k0 + np.uint32(_PHILOX_W0)
+        k1 = k1 + np.uint32(_PHILOX_W1)
+    return c0, c1, c2, c3
+
+
+def words_needed(n_uniforms: int, dtype, uniform_bits: int) -> int:
+    if jnp.dtype(dtype) == jnp.float64:
+        return 2 * n_uniforms
+    return -(-n_uniforms // 2) if uniform_bits == 16 else n_uniforms
+
+
+def block_uniforms(key, block, n_uniforms: int, dtype, uniform_bits: int, as_index: bool = False):
+    """Uniforms ``(FIRM_BLOCK, n_uniforms)`` of the firms of one block (traced ``block`` index).
+
+    With ``as_index`` (16-bit float32 only) returns the integers ``k`` of ``u = (k + ½)/2^16``."""
+    block = jnp.asarray(block, jnp.uint32)
+    i = jnp.arange(FIRM_BLOCK, dtype=jnp.uint32)
+    c0 = (block << np.uint32(16)) | i  # firm index f = block·2^16 + i, low 32 bits
+    c1 = jnp.broadcast_to(block >> np.uint32(16), c0.shape)  # high bits
+    zero = jnp.zeros_like(c0)
+    n_words = words_needed(n_uniforms, dtype, uniform_bits)
+    words = []
+    for call in range(-(-n_words // 4)):
+        words.extend(philox4x32(c0, c1, jnp.full_like(c0, call), zero, key[0], key[1]))
+    words = words[:n_words]
+    if jnp.dtype(dtype) == jnp.float64:
+        hi = jnp.stack(words[0::2], axis=-1) >> np.uint32(11)
+        lo = jnp.stack(words[1::2], axis=-1)
+        k = hi.astype(jnp.float64) * 4294967296.0 + lo.astype(jnp.float64)
+        return (k + 0.5) * 2.0**-53
+    w = jnp.stack(words, axis=-1)
+    if uniform_bits == 16:
+        halves = jnp.stack([w & np.uint32(0xFFFF), w >> np.uint32(16)], axis=-1).reshape(FIRM_BLOCK, -1)
+        k = halves[:, :n_uniforms]
+        if as_index:
+            return k
+        return (k.astype(jnp.float32) + 0.5) * np.float32(2.0**-16)
+    k = w >> np.uint32(9)
+    return (k.astype(jnp.float32) + 0.5) * np.float32(2.0**-23)
+
+
+
+def seed_key(seed) -> np.ndarray:
+    seed = int(seed)
+    if seed < 0 or seed >= 2**64:
+        fail("seed", seed, "0 <= seed < 2**64")
+    return np.array([seed & 0xFFFFFFFF, seed >> 32], dtype=np.uint32)
+
+
+def check_uniform_bits(uniform_bits, dtype):
+    if uniform_bits not in (16, 23):
+        fail("uniform_bits", uniform_bits, "16 or 23 (float32 draws; float64 always uses 53 bits)")
+
+
+def firm_uniforms(n_firms: int, stages: int, countries: int, *, seed: int = 0, dtype=jnp.float32, uniform_bits: int = 16, first_firm: int = 0):
+    """The uniforms ``(n_firms, stages, countries)`` that :func:`simulate` draws for firms
+    ``first_firm, …, first_firm + n_firms − 1`` at this seed: pass them as ``common_uniforms`` for
+    common random numbers and differentiable summaries."""
+    dtype = jnp.dtype(dtype)
+    check_uniform_bits(uniform_bits, dtype)
+    key = jnp.asarray(seed_key(seed))
+    k = stages * countries
+    b0, b1 = first_firm // FIRM_BLOCK, -(-(first_firm + n_firms) // FIRM_BLOCK)
+    gen = jax.jit(jax.vmap(lambda b: block_uniforms(key, b, k, dtype, uniform_bits)))
+    u = gen(jnp.arange(b0, b1, dtype=jnp.uint32)).reshape(-1, stages, countries)
+    start = first_firm - b0 * FIRM_BLOCK
+    return u[start : start + n_firms]

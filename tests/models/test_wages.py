@@ -1,0 +1,342 @@
+"""Endogenous wages (004 §3.5): Lemma 2, Proposition 8 (numerically), smoothing, implicit gradients.
+
+The closure is documented in ``jaxtrade/_wages.py``: Section 4 goods market with free entry,
+country 1's wage the numeraire (a homogeneous sector there), labour markets 2..M clear.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optimistix as optx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jaxtrade.models.sequential_ge import QuasiLinearCES, free_entry_closed_form
+from jaxtrade.engine.production import solve_chain
+from jaxtrade.engine.validation import JaxtradeInputError
+from jaxtrade.models.wages import labour_demand, solve_wages
+from jaxtrade.distributions import Pareto
+
+
+def _draws(seed, n, n_stages, m):
+    u = jax.random.uniform(jax.random.key(seed), (n, n_stages, m), dtype=jnp.float64, minval=1e-9, maxval=1.0)
+    return Pareto(2.0, 0.5).icdf(u)
+
+
+def _t(m):
+    return 1.0 - jnp.eye(m)
+
+
+DEMAND = QuasiLinearCES(4.0, 0.5)
+
+
+# --------------------------------------------------------------------------------- Lemma 2
+
+
+@given(seed=st.integers(0, 2**31 - 1), m=st.sampled_from([2, 3]), k=st.integers(0, 2), up=st.floats(1.001, 3.0), tau=st.floats(0.0, 2.0))
+def test_lemma_2_firm_labour_demand_does_not_rise_with_own_wage(seed, m, k, up, tau):
+    k = k % m
+    a = _draws(seed, 128, 5, m)
+    w = jnp.asarray(np.random.default_rng(seed).uniform(0.5, 2.0, m))
+    w_up = w.at[k].multiply(up)
+    l0 = np.asarray(solve_chain(a, _t(m), tau, wages=w).labour)[:, k]
+    l1 = np.asarray(solve_chain(a, _t(m), tau, wages=w_up).labour)[:, k]
+    assert np.all(l1 <= l0 + 1e-12)
+
+
+@jax.jit
+def _aggregate_ld(w, a, tau, f_s):
+    return labour_demand(w, a, _t(a.shape[-1]), tau, DEMAND, f_s)[0]
+
+
+@given(seed=st.integers(0, 2**31 - 1), m=st.sampled_from([2, 3]), k=st.integers(0, 2), up=st.floats(1.01, 3.0), tau=st.floats(0.01, 2.0))
+def test_aggregate_own_wage_labour_demand_falls(seed, m, k, up, tau):
+    """The aggregate Lemma 2 (module docstring): ε(L_k^D, w_k) ≤ ((σ−1)(1−ζ/D) − σ) E_ω[s] < 0."""
+    k = k % m
+    a = _draws(seed, 512, 5, m)
+    w = jnp.asarray(np.random.default_rng(seed).uniform(0.5, 2.0, m))
+    l0 = float(_aggregate_ld(w, a, tau, 0.3)[k])
+    l1 = float(_aggregate_ld(w.at[k].multiply(up), a, tau, 0.3)[k])
+    assert l1 <= l0 * (1 + 1e-12)
+    if l1 > 0:
+        assert l1 < l0
+
+
+def test_aggregate_labour_demand_formula_matches_firm_level_sum():
+    """L_k^D = S E[q(MC) L_Dk] with q from demand (11 corrected) equals (σ−1) f_s S ∂ln M̃C/∂w_k."""
+    a = _draws(1, 1000, 5, 3)
+    w = jnp.array([1.0, 0.7, 1.3])
+    f_s = 0.4
+    ld, mct, s, p = labour_demand(w, a, _t(3), 0.4, DEMAND, f_s)
+    sol = solve_chain(a, _t(3), 0.4, wages=w)
+    q = DEMAND.quantity(sol.cost, p)
+    direct = s * np.mean(np.asarray(q)[:, None] * np.asarray(sol.labour), axis=0)
+    np.testing.assert_allclose(np.asarray(ld), direct, rtol=1e-10)
+    # τ = 0: M̃C is homogeneous of degree one in w, the wage bill is the variable cost (σ−1) f_s S.
+    ld0, _, s0, _ = labour_demand(w, a, _t(3), 0.0, DEMAND, f_s)
+    np.testing.assert_allclose(float(jnp.sum(w * ld0)), 3.0 * f_s * float(s0), rtol=1e-10)
+
+
+# --------------------------------------------------------------------------------- Proposition 8
+
+
+@pytest.mark.parametrize("zeta", [0.2, 0.6])
+def test_proposition_8_existence_and_uniqueness_for_two_countries(zeta):
+    """Over a grid of (τ, L_2, ζ): the exact excess demand for country-2 labour is non-increasing in
+    w_2 on a log grid, strictly falling while country 2 is used, and changes sign once; the
+    bisection solver finds the crossing."""
+    demand = QuasiLinearCES(4.0, zeta)
+    a = _draws(2, 1000, 5, 2)
+
+    @jax.jit
+    def ld2(w2, tau):
+        return labour_demand(jnp.stack([jnp.ones_like(w2), w2]), a, _t(2), tau, demand, 0.3)[0][1]
+
+    grid = jnp.exp(jnp.linspace(np.log(1e-3), np.log(1e3), 41))
+    for tau in (0.05, 0.5, 3.0):
+        ld = np.asarray(jax.vmap(lambda w: ld2(w, tau))(grid))
+        assert np.all(np.diff(ld) <= 1e-12 * ld[:-1])
+        used = ld[1:] > 0
+        assert np.all(np.diff(ld)[used] < 0)
+        for l2 in (0.01, 1.0, 100.0):
+            z = ld - l2
+            assert z[0] > 0 and z[-1] < 0  # existence on the grid
+            assert np.sum(np.diff(np.sign(z)) != 0) == 1  # one crossing
+            eq = solve_wages(a, _t(2), tau, jnp.array([1e6, l2]), demand=demand, f_s=0.3)
+            assert eq.result == optx.RESULTS.successful
+            i = int(np.argmax(z < 0))
+            assert float(grid[i - 1]) <= float(eq.wages[1]) <= float(grid[i])
+
+
+def test_three_countries_newton_from_many_starts_finds_one_equilibrium():
+    """Existence for M = 3 over a small grid of (τ, L_2, L_3); from four distant starts the same wages."""
+    a = _draws(3, 1000, 5, 3)
+    for tau, supply in ((0.4, [1e6, 0.5, 2.0]), (0.05, [1e6, 5.0, 0.1]), (1.5, [1e6, 0.05, 0.05])):
+        supply = jnp.array(supply)
+        found = []
+        for start in ([1.0, 1.0, 1.0], [1.0, 0.1, 10.0], [1.0, 5.0, 0.2], [1.0, 0.3, 0.3]):
+            eq = solve_wages(a, _t(3), tau, supply, demand=DEMAND, f_s=0.3, temperature=0.02, initial_wages=jnp.array(start))
+            assert eq.result == optx.RESULTS.successful
+            assert float(eq.residual) < 1e-10
+            np.testing.assert_allclose(np.asarray(eq.labour_demand)[1:], np.asarray(supply)[1:], rtol=1e-9)
+            found.append(np.asarray(eq.wages))
+        for w in found[1:]:
+            np.testing.assert_allclose(w, found[0], rtol=1e-8)
+
+
+def test_smoothed_equilibrium_converges_as_temperature_vanishes():
+    """w(t) → w(exact) as t → 0. The smoothing bias falls fast (≥ 10x from t = 0.1 to 0.01); below
+    that what is left is the firm-level granularity of a finite sample (a firm within t of a tie
+    between two paths), so the error is bounded by 1/n, the labour-demand weight of one firm."""
+    n = 1000
+    a = _draws(4, n, 5, 2)
+    supply = jnp.array([1e6, 1.0])
+    exact = solve_wages(a, _t(2), 0.3, supply, demand=DEMAND, f_s=0.1)
+    assert exact.result == optx.RESULTS.successful
+    errs = []
+    for temp in (0.1, 0.01, 0.003, 0.001):
+        eq = solve_wages(a, _t(2), 0.3, supply, demand=DEMAND, f_s=0.1, temperature=temp)
+        assert eq.result == optx.RESULTS.successful
+        errs.append(abs(float(eq.wages[1]) / float(exact.wages[1]) - 1))
+    assert errs[1] < errs[0] / 10
+    assert max(errs[2:]) < 1.0 / n
+
+
+def test_implicit_gradient_of_wages_wrt_tau_matches_finite_differences():
+    a = _draws(5, 1000, 5, 3)  # same shapes as the other M = 3 tests: one compilation
+    supply = jnp.array([1e6, 0.8, 1.5])
+
+    def w_of(tau):
+        return solve_wages(a, _t(3), tau, supply, demand=DEMAND, f_s=0.3, temperature=0.02).wages[1:]
+
+    jac = np.asarray(jax.jacrev(w_of)(jnp.asarray(0.4)))  # reverse mode through optx.ImplicitAdjoint
+    h = 1e-5
+    fd = (np.asarray(w_of(0.4 + h)) - np.asarray(w_of(0.4 - h))) / (2 * h)
+    np.testing.assert_allclose(jac, fd, rtol=1e-5, atol=1e-9)
+    assert np.all(np.abs(jac) > 1e-6)
+
+
+def test_closure_check_and_failures_are_reported():
+    a = _draws(6, 1000, 5, 2)
+    eq = solve_wages(a, _t(2), 0.3, jnp.array([1e-6, 1.0]), demand=DEMAND, f_s=0.3)
+    assert float(eq.numeraire_sector_labour) < 0  # country 1 cannot supply its parts sector
+    bad = solve_wages(a, _t(2), 0.3, jnp.array([1e6, 1.0]), demand=DEMAND, f_s=0.3, temperature=0.01, initial_wages=jnp.array([1.0, 1e3]), max_steps=1, throw=False)
+    assert bad.result != optx.RESULTS.successful
+    assert float(bad.residual) > 1e-3
+    with pytest.raises(JaxtradeInputError, match="temperature"):
+        solve_wages(a, _t(2), 0.3, jnp.ones(2), demand=DEMAND, f_s=0.3, temperature=-1.0)
+    with pytest.raises(JaxtradeInputError, match="closure"):
+        solve_wages(a, _t(2), 0.3, jnp.ones(2), demand=DEMAND, f_s=0.3, closure="walras")
+    with pytest.raises(JaxtradeInputError, match="labour_supply"):
+        solve_wages(a, _t(2), 0.3, jnp.ones(3), demand=DEMAND, f_s=0.3)
+    with pytest.raises(JaxtradeInputError, match="labour_supply"):
+        solve_wages(a, _t(2), 0.3, jnp.array([1.0, -1.0]), demand=DEMAND, f_s=0.3)
+
+
+def test_wage_equilibrium_is_consistent_with_free_entry():
+    a = _draws(7, 1000, 5, 2)
+    eq = solve_wages(a, _t(2), 0.3, jnp.array([1e6, 2.0]), demand=DEMAND, f_s=0.3, temperature=0.01)
+    mc = solve_chain(a, _t(2), 0.3, wages=eq.wages, temperature=0.01).cost
+    cf = free_entry_closed_form(DEMAND, jnp.mean(mc**-3.0) ** (-1 / 3.0), 0.3)
+    np.testing.assert_allclose(float(eq.mass_of_firms), float(cf.mass_of_firms), rtol=1e-10)
+    np.testing.assert_allclose(float(eq.price_index), float(cf.price_index), rtol=1e-10)
+
+
+@pytest.mark.parametrize("value_dependent", [False, True])
+def test_exact_wages_for_a_tree_clear_labour_markets_by_brute_force(value_dependent):
+    """Trees and value-dependent (iceberg) costs through the wage equilibrium (004 §3.5 with §2.2).
+
+    Independent check: at the solved wage, labour demand recomputed from ln M̃C by enumerating every
+    firm's M^n assignments (brute force, not the recursion) and a central finite difference in w_2 (not
+    the envelope theorem) equals country 2's labour supply."""
+    from jaxtrade import Tree, brute_force_tree
+
+    tree = Tree([2, 2, -1])  # two parts assembled at the root
+    a = _draws(11, 400, 3, 2)
+    T, tau, supply = _t(2), jnp.asarray([0.3, 0.2]), jnp.asarray([50.0, 0.8])
+    eq = solve_wages(a, T, tau, supply, demand=DEMAND, f_s=1.0, tree=tree, value_dependent=value_dependent)
+    assert eq.result == optx.RESULTS.successful
+    w2 = float(eq.wages[1])
+
+    def log_mc_tilde(w):
+        mc = brute_force_tree(a, tree, T, tau, wages=jnp.asarray([1.0, w]), value_dependent=value_dependent).cost
+        return np.log(np.mean(np.asarray(mc) ** (1 - DEMAND.sigma))) / (1 - DEMAND.sigma)
+
+    h = 1e-6 * w2
+    dlog = (log_mc_tilde(w2 + h) - log_mc_tilde(w2 - h)) / (2 * h)
+    mass = free_entry_closed_form(DEMAND, np.exp(log_mc_tilde(w2)), 1.0).mass_of_firms
+    ld2 = (DEMAND.sigma - 1.0) * 1.0 * float(mass) * dlog
+    np.testing.assert_allclose(ld2, 0.8, rtol=1e-5)
+    np.testing.assert_allclose(float(eq.labour_demand[1]), 0.8, rtol=1e-6)
+    with pytest.raises(JaxtradeInputError, match="one row per node"):
+        solve_wages(a[:, :2], T, tau, supply, demand=DEMAND, f_s=1.0, tree=tree)
+
+
+def test_exact_wages_for_three_countries_from_many_starts():
+    """M = 3 with the exact minimum (no smoothing): the homotopy + Gauss-Seidel polish ends where every
+    market's exact excess demand changes sign in its own wage, from four distant starts at the same wages,
+    and next to the smooth equilibrium at a small temperature."""
+    from jaxtrade.models.wages import _excess_vector
+
+    a = _draws(3, 500, 5, 3)
+    tau, supply = 0.4, jnp.array([1e6, 0.5, 2.0])
+    found = []
+    for start in ([1.0, 1.0, 1.0], [1.0, 0.1, 10.0], [1.0, 5.0, 0.2], [1.0, 0.3, 0.3]):
+        eq = solve_wages(a, _t(3), tau, supply, demand=DEMAND, f_s=0.3, initial_wages=jnp.array(start))
+        assert eq.result == optx.RESULTS.successful
+        found.append(np.log(np.asarray(eq.wages[1:])))
+    for y in found[1:]:
+        np.testing.assert_allclose(y, found[0], atol=1e-9)
+    y = found[0]
+    args = (a, _t(3), jnp.asarray(tau), supply, DEMAND, jnp.asarray(0.3), None, None, False, "numeraire_sector", "iceberg", None)
+    for k in range(2):  # a crossing of market k's step function in its own wage
+        lo, hi = y.copy(), y.copy()
+        lo[k] -= 1e-9
+        hi[k] += 1e-9
+        assert float(_excess_vector(jnp.asarray(lo), args)[k]) > 0 >= float(_excess_vector(jnp.asarray(hi), args)[k])
+    smooth = solve_wages(a, _t(3), tau, supply, demand=DEMAND, f_s=0.3, temperature=0.003)
+    np.testing.assert_allclose(np.log(np.asarray(smooth.wages[1:])), y, atol=2e-3)
+
+
+# Four firm types (N = 5, M = 2), σ = 8, τ = 9.389: found by a random search over small discrete
+# distributions (docs/equilibrium.md). Under the full-employment closure the relative labour demand
+# L_2^D/L_1^D rises with w_2 on [1.027, 1.225]: firms are re-weighted by MC^(-σ), and firms with a high
+# ℓ_2/ℓ_1 but a large unbundling bill lose weight more slowly.
+FOUR_TYPES = [[[6.242, 15.229], [15.726, 1.71], [15.088, 17.28], [10.128, 7.249], [3.917, 0.674]],
+              [[16.974, 2.928], [0.723, 37.173], [31.762, 7.643], [11.622, 3.124], [37.349, 5.729]],
+              [[28.736, 24.096], [0.065, 0.219], [10.441, 0.162], [33.36, 36.394], [17.604, 5.882]],
+              [[3.325, 1.641], [15.57, 2.065], [3.491, 22.689], [30.578, 18.545], [35.555, 27.747]]]
+
+
+def test_proposition_8_uniqueness_fails_without_the_homogeneous_sector():
+    """Proposition 8 for M = 2 under the two closures. With the homogeneous (numeraire) sector in country 1
+    the own-wage excess demand is non-increasing (proved in jaxtrade/models/wages.py; tested above). Without
+    it (footnote 31: all labour markets clear) only relative demand matters, and it can rise with w_2: this
+    four-type economy has three equilibria, each found by the exact solver in its own bracket and each a
+    sign change of the relative excess demand."""
+    from jaxtrade.models.wages import _excess_vector
+
+    a = jnp.asarray(FOUR_TYPES)
+    demand = QuasiLinearCES(8.0, 0.1)
+    supply = jnp.asarray([1.0, 9.261])
+    tau = 9.389
+    wages = []
+    for bracket in ((1.0, 1.05), (1.08, 1.17), (1.2, 1.26)):
+        eq = solve_wages(a, _t(2), tau, supply, demand=demand, f_s=1.0, closure="full_employment", bracket=bracket)
+        assert eq.result == optx.RESULTS.successful
+        w2 = float(eq.wages[1])
+        assert bracket[0] < w2 < bracket[1]
+        np.testing.assert_allclose(float(eq.numeraire_sector_labour), 0.0, atol=1e-12)
+        wages.append(w2)
+    assert wages[0] < wages[1] < wages[2] and wages[1] - wages[0] > 0.05 and wages[2] - wages[1] > 0.05
+    args = (a, _t(2), jnp.asarray(tau), supply, demand, jnp.asarray(1.0), None, None, False, "full_employment", "iceberg", None)
+    ex = lambda w: float(_excess_vector(jnp.asarray([np.log(w)]), args)[0])  # noqa: E731
+    assert ex(wages[1] - 0.01) < 0 < ex(wages[1] + 0.01)  # the middle one is crossed from below: demand rises
+    assert ex(wages[2] - 0.01) > 0 > ex(wages[2] + 0.01)
+    # Under the numeraire-sector closure the same economy has one equilibrium: from any bracket, the same w_2.
+    one = [float(solve_wages(a, _t(2), tau, supply, demand=demand, f_s=1.0, bracket=b).wages[1]) for b in ((1e-3, 1.0), (1.0, 1e3))]
+    np.testing.assert_allclose(one[0], one[1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("reading", ["iceberg", "ad_valorem"])
+def test_value_dependent_costs_under_both_readings_of_footnotes_18_19(reading):
+    """Iceberg: the quantity lost in transit is produced, so the wage bill is the whole variable cost,
+    Σ_k w_k L_k^D = (σ−1) f_s S (MC is homogeneous of degree one in w). Ad valorem: a tariff, no extra
+    labour; the wage bill plus the tariff revenue is the variable cost, and labour demand is the raw labour
+    of each firm's path, S·E[q(MC) Σ_i 1(c_i = k) a_ik], recomputed here from brute-force paths."""
+    from jaxtrade import brute_force_chain
+
+    a = _draws(12, 300, 4, 2)
+    T, tau, supply = _t(2), 0.25, jnp.asarray([50.0, 0.8])
+    eq = solve_wages(a, T, tau, supply, demand=DEMAND, f_s=0.5, value_dependent=True, reading=reading)
+    assert eq.result == optx.RESULTS.successful
+    w = np.asarray(eq.wages)
+    s, ld = float(eq.mass_of_firms), np.asarray(eq.labour_demand)
+    variable_cost = (DEMAND.sigma - 1.0) * 0.5 * s
+    np.testing.assert_allclose(w @ ld + float(eq.tariff_revenue), variable_cost, rtol=1e-10)
+    sol = brute_force_chain(a, T, tau, wages=jnp.asarray(w), value_dependent=True)
+    mc, path, aa = np.asarray(sol.cost), np.asarray(sol.path), np.asarray(a)
+    q = mc ** -DEMAND.sigma / np.mean(mc ** (1 - DEMAND.sigma))
+    if reading == "ad_valorem":
+        raw = np.stack([np.where(path == k, aa[..., k], 0.0).sum(axis=1) for k in range(2)], axis=1)
+        np.testing.assert_allclose(ld, variable_cost * np.mean(q[:, None] * raw, axis=0), rtol=1e-10)
+        assert float(eq.tariff_revenue) > 0
+        np.testing.assert_allclose(float(eq.tariff_revenue), variable_cost * np.mean(q * np.asarray(sol.trade_cost)), rtol=1e-10)
+    else:
+        np.testing.assert_allclose(ld, variable_cost * np.mean(q[:, None] * np.asarray(sol.labour), axis=0), rtol=1e-10)
+        assert float(eq.tariff_revenue) == 0.0
+    np.testing.assert_allclose(ld[1], 0.8, rtol=1e-6)
+    with pytest.raises(JaxtradeInputError, match="value_dependent"):
+        solve_wages(a, T, tau, supply, demand=DEMAND, f_s=0.5, reading="ad_valorem")
+    with pytest.raises(JaxtradeInputError, match="temperature"):
+        solve_wages(a, T, tau, supply, demand=DEMAND, f_s=0.5, value_dependent=True, reading="ad_valorem", temperature=0.01)
+
+
+def test_exact_wages_with_destination_markets_clear_labour_by_brute_force():
+    """Destinations (§3.3, §4.5): a firm enters once and serves every destination market from its best path
+    including the final shipment; labour demand is S·Σ_d E[q_d(MC_d) ℓ_kd]. Checked at the solved wage by
+    brute-force enumeration per destination, a finite difference in w_2 and the market sales
+    R_d = P_d^(−ζ/(1−ζ)) of the free-entry equilibrium."""
+    from jaxtrade import brute_force_chain
+
+    a = _draws(13, 300, 4, 2)
+    T, tau, supply = _t(2), 0.3, jnp.asarray([80.0, 1.5])
+    dest = jnp.asarray([[0.0, 0.6], [0.4, 0.0]])
+    eq = solve_wages(a, T, tau, supply, demand=DEMAND, f_s=1.0, destination_costs=dest)
+    assert eq.result == optx.RESULTS.successful and eq.aggregate_cost.shape == (2,)
+    w2 = float(eq.wages[1])
+
+    def log_mc_tilde(w):
+        mc = np.asarray(brute_force_chain(a, T, tau, wages=jnp.asarray([1.0, w]), destination_costs=dest).cost)  # (F, D)
+        return np.log(np.mean(mc ** (1 - DEMAND.sigma), axis=0)) / (1 - DEMAND.sigma)
+
+    h = 1e-6 * w2
+    dlog = (log_mc_tilde(w2 + h) - log_mc_tilde(w2 - h)) / (2 * h)
+    ge = free_entry_closed_form(DEMAND, np.exp(log_mc_tilde(w2)), 1.0)
+    zeta = DEMAND.zeta
+    sales = np.asarray(ge.price_index) ** (-zeta / (1 - zeta))
+    np.testing.assert_allclose(sales.sum(), DEMAND.sigma * 1.0 * float(ge.mass_of_firms), rtol=1e-10)  # free entry
+    np.testing.assert_allclose((DEMAND.sigma - 1.0) / DEMAND.sigma * np.sum(sales * dlog), 1.5, rtol=1e-5)
+    with pytest.raises(JaxtradeInputError, match="destination_costs"):
+        solve_wages(a, T, tau, supply, demand=DEMAND, f_s=1.0, destination_costs=jnp.ones((3, 2)))
