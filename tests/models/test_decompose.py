@@ -205,8 +205,9 @@ def test_cli_decompose_writes_table_json_and_png(tmp_path, capsys):
     assert row["total_log_change"] <= row["direct_log_change"] < 0
     assert 0 <= row["fragmentation_share"] <= 1
     assert (tmp_path / "decompose.png").stat().st_size > 1000
-    bad = parser.parse_args(["decompose", "--firms", "100", "--zeta", "0.9", "--out-dir", str(tmp_path)])
-    assert bad.func(bad) == 2
+    from jaxtrade.cli import main
+
+    assert main(["decompose", "--firms", "100", "--zeta", "0.9", "--out-dir", str(tmp_path)]) == 2  # named error, exit 2
 
 
 def test_multiplying_the_other_countrys_costs_is_a_relabelling():
