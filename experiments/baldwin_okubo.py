@@ -31,7 +31,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxtrade.models import baldwin_okubo as bo  # noqa: E402
+from jaxtrade import baldwin_okubo as bo  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 S_E, SIGMA, RHO, F, F_I = 0.6, 2.0, 2.0, 1.0, 0.8

@@ -22,7 +22,7 @@ jax.config.update("jax_enable_x64", True)
 import numpy as np  # noqa: E402
 
 from jaxtrade import distributions as D  # noqa: E402
-from jaxtrade.models import innovation as inn  # noqa: E402
+from jaxtrade import innovation as inn  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

@@ -25,7 +25,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxtrade import distributions as D  # noqa: E402
-from jaxtrade.models import multiproduct as mp  # noqa: E402
+from jaxtrade import multiproduct as mp  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PARAMS = (3.0, 0.5, 0.5, 1.0, 1.0, 0.5)

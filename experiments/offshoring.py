@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import optimistix as optx  # noqa: E402
 
 from jaxtrade import distributions as D  # noqa: E402
-from jaxtrade.models import offshoring as off  # noqa: E402
+from jaxtrade import offshoring as off  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BASE = dict(

@@ -22,7 +22,7 @@ jax.config.update("jax_enable_x64", True)
 
 import numpy as np  # noqa: E402
 
-from jaxtrade.models import wage_inequality as wi  # noqa: E402
+from jaxtrade import wage_inequality as wi  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 KW = dict(k=4.0, zeta_l=1.0, zeta_w=0.5, psi_l=0.5, psi_w=0.3, upsilon_x=2.0)
