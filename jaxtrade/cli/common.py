@@ -21,6 +21,7 @@ __all__ = [
     "guarded",
     "count",
     "parse_floats",
+    "parse_overrides",
     "parse_matrix",
     "parse_distribution",
     "parse_tree",
@@ -51,6 +52,20 @@ def guarded(command: str, func, args) -> int:
 def count(text: str) -> int:
     """An integer count that may use underscores (``1_000_000``): argparse ``type=``."""
     return int(str(text).replace("_", ""))
+
+
+def parse_overrides(items, example: str = "tau=1.5") -> dict[str, float]:
+    """``--set KEY=NUMBER`` options (repeated) → ``{KEY: NUMBER}``; ``example`` goes into the error."""
+    out = {}
+    for item in items or []:
+        k, eq, v = str(item).partition("=")
+        try:
+            if not eq:
+                raise ValueError
+            out[k.strip()] = float(v)
+        except ValueError:
+            fail("--set", item, f"KEY=NUMBER, e.g. {example}")
+    return out
 
 
 def parse_floats(text: str, what: str) -> list[float]:

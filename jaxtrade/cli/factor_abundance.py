@@ -108,21 +108,13 @@ def _plot(out, path):
 
 def main(args) -> int:
     from ..engine.validation import fail
-    from .common import float64_scope
+    from .common import float64_scope, parse_overrides
 
     cfg = {}
     if args.config:
         with open(args.config, "rb") as fh:
             cfg = tomllib.load(fh)
-    overrides = {}
-    for item in args.set or []:
-        k, eq, v = item.partition("=")
-        if not eq:
-            fail("--set", item, "KEY=NUMBER, e.g. tau=1.5")
-        try:
-            overrides[k.strip()] = float(v)
-        except ValueError:
-            fail("--set", item, "KEY=NUMBER, e.g. tau=1.5")
+    overrides = parse_overrides(args.set, "tau=1.5")
     with float64_scope(bool(cfg.get("float64", True))):
         out = run_config(cfg, overrides)
     print(_table(out))

@@ -55,6 +55,7 @@ def to_python(v):
 def load_config(args, defaults):
     """Config file, ``--model`` and ``--set`` overrides → (cfg, parameters)."""
     from ..engine.validation import fail
+    from .common import parse_overrides
 
     cfg = {}
     if getattr(args, "config", None):
@@ -64,14 +65,7 @@ def load_config(args, defaults):
         cfg["model"] = args.model
     p = dict(defaults)
     given = dict(cfg.get("parameters", {}))
-    for item in getattr(args, "set", None) or []:
-        k, eq, v = item.partition("=")
-        if not eq:
-            fail("--set", item, "KEY=NUMBER, e.g. tau=1.4")
-        try:
-            given[k.strip()] = float(v)
-        except ValueError:
-            fail("--set", item, "KEY=NUMBER, e.g. tau=1.4")
+    given.update(parse_overrides(getattr(args, "set", None), "tau=1.4"))
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         fail("parameters", unknown, f"known parameters are {sorted(defaults)}")

@@ -127,7 +127,7 @@ def _plot(out, path):
 
 def main(args) -> int:
     from ..engine.validation import fail
-    from .common import float64_scope
+    from .common import float64_scope, parse_overrides
 
     cfg = {}
     if args.config:
@@ -135,15 +135,7 @@ def main(args) -> int:
             cfg = tomllib.load(fh)
     if args.model:
         cfg["model"] = args.model
-    overrides = {}
-    for item in args.set or []:
-        k, eq, v = item.partition("=")
-        if not eq:
-            fail("--set", item, "KEY=NUMBER, e.g. alpha=6")
-        try:
-            overrides[k.strip()] = float(v)
-        except ValueError:
-            fail("--set", item, "KEY=NUMBER, e.g. alpha=6")
+    overrides = parse_overrides(args.set, "alpha=6")
     with float64_scope(bool(cfg.get("float64", True))):
         out = run_config(cfg, overrides)
         print(_table(out))
