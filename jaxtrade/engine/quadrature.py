@@ -57,6 +57,8 @@ __all__ = [
     "log_inverse_survival",
     "tail_integral",
     "tail_integral_with_error",
+    "tail_nodes",
+    "segment_nodes",
     "uses_density_rule",
     "survival",
     "partial_moment",
@@ -361,3 +363,28 @@ def selection_integrals(dist, cutoff, s, *, rule: TailRule = DEFAULT_RULE):
     ``∫_{φ*} (φ/φ*)^s dG = J + survival``; the partial moment is ``(J + survival) φ*^s``.
     """
     return survival(dist, cutoff), J(dist, cutoff, s, rule=rule)
+
+
+def tail_nodes(dist, cutoff, rule: TailRule = DEFAULT_RULE):
+    """Nodes ``log φ_j`` and weights ``ω_j`` with ``∫_{φ ≥ cutoff} h dG ≈ Σ_j ω_j h(φ_j)`` (the
+    exp-sinh rule of :func:`tail_integral`, exposed so that several integrands share one set of nodes,
+    e.g. when the integrand is itself an integral)."""
+    d, wts = rule.nodes_weights(jnp.result_type(cutoff))
+    lw0 = log_survival(dist, cutoff)
+    finite = jnp.isfinite(lw0)
+    w0 = jnp.where(finite, -lw0, 0.0)
+    logphi, valid = log_inverse_survival(dist, w0 + d)
+    omega = jnp.where(valid & finite, wts * jnp.exp(-d - w0), 0.0)
+    return jnp.where(valid, logphi, logphi[:1]), omega
+
+
+def segment_nodes(dist, a, b, n: int = 48):
+    """``n`` Gauss-Legendre nodes ``log φ_j`` and weights for ``∫_a^b h dG`` in ``w = −log(1 − G)``: with
+    :func:`tail_nodes`, a tail integral split at a kink of ``h`` (accurate where ``h`` is smooth)."""
+    x, wt = np.polynomial.legendre.leggauss(n)
+    wa, wb = -log_survival(dist, a), -log_survival(dist, b)
+    half = 0.5 * (wb - wa)
+    w = wa + half * (jnp.asarray(x) + 1.0)
+    logphi, valid = log_inverse_survival(dist, w)
+    omega = jnp.where(valid, half * jnp.asarray(wt) * jnp.exp(-w), 0.0)
+    return jnp.where(valid, logphi, jnp.log(a)), omega

@@ -696,7 +696,6 @@ def innovation_equilibrium(
 
 @eqx.filter_jit
 def _innovation_equilibrium(dist, cost, sigma, f, f_e, iota, tau, f_x, N, max_steps, throw, rule):
-    from .multiproduct import _segment_nodes, _tail_nodes
 
     s = sigma - 1.0
     n = N - 1.0
@@ -716,10 +715,10 @@ def _innovation_equilibrium(dist, cost, sigma, f, f_e, iota, tau, f_x, N, max_st
         phis = k_sorted ** (1.0 / s)
         lps, oms = [], []
         for a, b in zip(range(3), range(1, 4)):
-            lp, om = _segment_nodes(dist, phis[a], jnp.where(phis[b] > phis[a], phis[b], phis[a] * 2.0))
+            lp, om = quad.segment_nodes(dist, phis[a], jnp.where(phis[b] > phis[a], phis[b], phis[a] * 2.0))
             lps.append(lp)
             oms.append(jnp.where(phis[b] > phis[a], om, 0.0))
-        lp, om = _tail_nodes(dist, phis[3], rule)
+        lp, om = quad.tail_nodes(dist, phis[3], rule)
         lps.append(lp)
         oms.append(om)
         lp, om = jnp.concatenate(lps), jnp.concatenate(oms)

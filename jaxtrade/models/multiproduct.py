@@ -71,31 +71,6 @@ def marginal_attribute_cutoff(attributes, sigma, market_fixed, product_fixed, *,
     return sel.root_solve(fn, y0, (attributes, s, target), throw=throw)
 
 
-_GL_NODES = 48
-
-
-def _tail_nodes(dist, cutoff, rule):
-    """Nodes ``log φ_j`` and weights ``ω_j`` with ``∫_{φ ≥ cutoff} h dG ≈ Σ_j ω_j h(φ_j)`` (the
-    exp-sinh rule of :func:`jaxtrade.engine.quadrature.tail_integral`, exposed so that several
-    integrands share one evaluation of the inner integrals)."""
-    d, wts = rule.nodes_weights(jnp.result_type(cutoff))
-    lw0 = quad.log_survival(dist, cutoff)
-    finite = jnp.isfinite(lw0)
-    w0 = jnp.where(finite, -lw0, 0.0)
-    logphi, valid = quad.log_inverse_survival(dist, w0 + d)
-    omega = jnp.where(valid & finite, wts * jnp.exp(-d - w0), 0.0)
-    return jnp.where(valid, logphi, logphi[:1]), omega
-
-
-def _segment_nodes(dist, a, b):
-    """Gauss-Legendre nodes for ``∫_a^b h dG`` in ``w = −log(1 − G)`` (smooth where h is)."""
-    x, wt = np.polynomial.legendre.leggauss(_GL_NODES)
-    wa, wb = -quad.log_survival(dist, a), -quad.log_survival(dist, b)
-    half = 0.5 * (wb - wa)
-    w = wa + half * (jnp.asarray(x) + 1.0)
-    logphi, valid = quad.log_inverse_survival(dist, w)
-    omega = jnp.where(valid, half * jnp.asarray(wt) * jnp.exp(-w), 0.0)
-    return jnp.where(valid, logphi, jnp.log(a)), omega
 
 
 def _market_profit(dist, attributes, s, phi_star, lam_star, f_m, F_m, rule):
@@ -111,8 +86,8 @@ def _market_profit(dist, attributes, s, phi_star, lam_star, f_m, F_m, rule):
     kink = jnp.where(lo > 0, c / jnp.where(lo > 0, lo, 1.0), jnp.inf)
     split = jnp.isfinite(kink) & (kink > phi_star)
     start = jnp.where(split, kink, phi_star)
-    lp_t, om_t = _tail_nodes(dist, start, rule)
-    lp_s, om_s = _segment_nodes(dist, phi_star, jnp.where(split, kink, phi_star * 2.0))
+    lp_t, om_t = quad.tail_nodes(dist, start, rule)
+    lp_s, om_s = quad.segment_nodes(dist, phi_star, jnp.where(split, kink, phi_star * 2.0))
     om_s = jnp.where(split, om_s, 0.0)
     lp = jnp.concatenate([lp_t, lp_s])
     om = jnp.concatenate([om_t, om_s])
