@@ -189,3 +189,28 @@ def test_error_estimates_are_small_and_honest_for_the_built_in_families():
     for dist, c in [(D.Pareto(3.05, 1.0), 2.0), (D.LogNormal(0.0, 1.0), 0.3), (D.Frechet(5.0, 1.0), 1.5)]:
         v, e = float(quad.J(dist, c, s)), float(quad.J_error(dist, c, s))
         assert 0 < e < 1e-12 * v
+
+
+def _lognormal_J_quad(mu, sd, c, s):
+    """``J`` by scipy.quad in ``z = log φ`` over the normal density, split at the mode and at the
+    peak of the moment ``μ + sσ²``."""
+    lc = np.log(c)
+    f = lambda z: np.expm1(s * (z - lc)) * stats.norm.pdf(z, mu, sd)  # noqa: E731
+    hi = max(lc, mu + s * sd * sd) + 40.0 * sd
+    pts = [p for p in (mu, mu + s * sd * sd) if lc < p < hi]
+    return integrate.quad(f, lc, hi, epsabs=0, epsrel=1e-13, limit=2000, points=pts or None)[0]
+
+
+@pytest.mark.parametrize("mu,sd,s", [(1.0, 2.0, 5.0), (-1.0, 3.0, 3.0), (0.5, 0.1, 2.0), (0.0, 1.0, 2.0)])
+def test_lognormal_gaussian_rule_wide_and_heavy_moments(mu, sd, s):
+    # the log-normal is integrated over its density in log φ (quadrature._gaussian_rule), split at the
+    # peak μ + sσ² of the moment: accurate also where that peak lies 10σ above the mode (the
+    # inverse-survival rule reached 8e-10 at (1, 2, 5))
+    d = D.LogNormal(mu, sd)
+    assert quad.uses_gaussian_rule(d)
+    cuts = np.exp(mu + sd * stats.norm.ppf([1e-9, 1e-6, 0.01, 0.5, 0.99, 1 - 1e-9]))
+    got = np.asarray(quad.J(d, jnp.asarray(cuts), s))
+    want = np.array([_lognormal_J_quad(mu, sd, c, s) for c in cuts])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    err = np.asarray(quad.J_error(d, jnp.asarray(cuts), s))
+    assert np.all(err <= 1e-12 * np.abs(want))

@@ -115,3 +115,26 @@ def test_implicit_derivative_of_demand_matches_finite_differences():
     h = 1e-5
     fd = (logB(fe + h) - logB(fe - h)) / (2 * h)
     np.testing.assert_allclose(g, fd, rtol=1e-7)
+
+
+_ITEMS = [name for name in sel.CONDITIONS._name_to_item if name != "satisfied"]
+
+
+@pytest.mark.parametrize("name", _ITEMS)
+def test_every_condition_is_a_failure_code_and_throw_names_it_with_the_batch_index(name):
+    """Issue 18, item 1: each condition is a failure result under jit(vmap) (never successful) and,
+    with throw=True, an error carrying its own message and the first failing batch index."""
+    item = getattr(sel.CONDITIONS, name)
+
+    def one(i, throw):
+        cond = sel.CONDITIONS.where(i == 0, sel.CONDITIONS.satisfied, item)
+        return sel.report(optx.RESULTS.successful, cond, throw)._value
+
+    idx = jnp.arange(3)
+    res = jax.jit(jax.vmap(lambda i: one(i, False)))(idx)
+    np.testing.assert_array_equal(
+        np.asarray(res), [optx.RESULTS.successful._value] + [optx.RESULTS.nonlinear_divergence._value] * 2
+    )
+    msg = sel.CONDITIONS[item]
+    with pytest.raises(Exception, match=r"no equilibrium: " + __import__("re").escape(msg) + r" \(batch index 1; 2 of 3 failed\)"):
+        jax.block_until_ready(jax.jit(jax.vmap(lambda i: one(i, True)))(idx))

@@ -240,6 +240,37 @@ def test_corner_equilibrium_is_a_failure_never_successful_with_negative_masses()
         melitz.multi_country(D.Pareto(K, 1.0), SIGMA, tau, f, 0.1, L, beta=0.3, throw=True)
 
 
+def test_corner_is_a_failure_code_under_jit_and_vmap_and_throw_names_it():
+    """Two countries, an outside good: raising country 2's entry cost f_E2 from 0.1 to 0.3 moves it from
+    interior entry (M_E = 0.5, 0.5) to a corner (the interior equations give M_E2 = −0.32). Under
+    jit(vmap) each element carries its own code: the interior ones successful, the corner
+    ``corner_no_entry`` with a failure result (never successful); throw=True raises
+    JaxtradeSolveError naming the corner and the batch index."""
+    tau = jnp.array([[1.0, 1.3], [1.3, 1.0]])
+    f = jnp.array([[1.0, 1.4], [1.4, 1.0]])
+    L = jnp.ones(2)
+    fe2 = jnp.array([0.1, 0.3, 0.2])
+
+    def solve(x, throw=False):
+        return melitz.multi_country(D.Pareto(K, 1.0), SIGMA, tau, f, jnp.stack([0.1, x]), L, beta=0.3, throw=throw)
+
+    eq = jax.jit(jax.vmap(solve))(fe2)
+    C = melitz.CONDITIONS
+    ok = np.asarray(eq.result._value) == optx.RESULTS.successful._value
+    np.testing.assert_array_equal(ok, [True, False, True])
+    assert int(eq.result._value[1]) == optx.RESULTS.nonlinear_divergence._value
+    np.testing.assert_array_equal(
+        np.asarray(eq.condition._value), [C.satisfied._value, C.corner_no_entry._value, C.satisfied._value]
+    )
+    me = np.asarray(eq.mass_of_entrants)
+    np.testing.assert_allclose(me[0], [0.5, 0.5], rtol=1e-12)  # symmetric: M_E = βL/(σ(f_E/S + ...)) equal
+    assert me[1, 1] < 0 and not bool(eq.entry_positive[1, 1]) and bool(jnp.all(eq.entry_positive[2]))
+    # throw=True under jit(vmap): a named error with the batch index, whichever field is kept (raised
+    # from the host callback, it reaches the caller inside jax's runtime error, with its name)
+    with pytest.raises(Exception, match=r"JaxtradeSolveError: no equilibrium: corner equilibrium: free entry cannot hold.*batch index 1; 1 of 3 failed"):
+        jax.block_until_ready(jax.jit(jax.vmap(lambda x: solve(x, throw=True).welfare))(fe2))
+
+
 @pytest.mark.parametrize("outside_good", [True, False])
 def test_multi_country_implicit_derivatives_match_finite_differences(outside_good):
     L = jnp.array([1.0, 2.0, 1.5])
