@@ -1,5 +1,7 @@
 """A tree technology end to end (Tyazhelnikov 004 §2.2, §3.5, §4, §5.3): model → simulate → free entry and
-welfare → decomposition → wages, with value-dependent (iceberg) unbundling costs.
+welfare → decomposition → wages, with value-dependent (iceberg) unbundling costs; then the same good sold in
+two destination markets with value-dependent final shipment costs (decomposition per market; wages under the
+iceberg and the ad-valorem readings, with the tariff revenue by importer and by destination).
 
 The good has six nodes in the paper's stage-branch notation (Figure 4): two sub-chains (an engine: two
 stages; a body: two stages) meet at an assembly stage, which is finished in a last stage. Two countries,
@@ -59,6 +61,27 @@ def main(argv=None):
         wages[reading] = {"w2": float(w.wages[1]), "labour_demand": np.asarray(w.labour_demand).tolist(),
                           "tariff_revenue": float(w.tariff_revenue), "residual": float(w.residual), "successful": bool(w.result == optx.RESULTS.successful)}
     out["wages"] = wages
+
+    # The same good sold in two destination markets (§3.3, §4.5): final shipment costs τ^F T^F, value-dependent
+    # like the unbundling costs ((1 + τ^F T^F) V_root); the CLI equivalent is
+    #   jaxtrade decompose --tree <parents> --stages 6 --value-dependent --destination-costs "0,0.6;0.4,0" ...
+    dest = np.array([[0.0, 0.6], [0.4, 0.0]])
+    model_d = jt.SequentialModel(tree.n_nodes, T, 0.3, jd.Pareto(2.0, 0.5), tree=tree, wages=[1.0, 1.2], value_dependent=True,
+                                 destination_costs=dest)
+    dec_d = jt.decompose(model_d, 0.15, n_firms=args.firms, seed=0, sigma=4.0, zeta=0.5, f_s=1.0, income=10.0, dtype=jnp.float64)
+    keys = ("aggregate_cost", "total_log_change", "direct_log_change", "fragmentation_share", "fragmentation_share_se",
+            "consumer_surplus_log_change", "welfare_log_change", "share_switching")
+    out["destinations"] = {"destination_costs": dest.tolist(), "decompose": {k: dec_d.summary()[k] for k in keys}}
+    wages_d = {}
+    for reading in ("iceberg", "ad_valorem"):
+        w = jt.solve_wages(costs, T, 0.3, jnp.asarray([100.0, 1.0]), demand=demand, f_s=1.0, tree=tree, value_dependent=True, reading=reading,
+                           destination_costs=dest)
+        wages_d[reading] = {"w2": float(w.wages[1]), "labour_demand": np.asarray(w.labour_demand).tolist(),
+                            "tariff_revenue": float(w.tariff_revenue), "tariff_revenue_by_importer": np.asarray(w.tariff_revenue_by_importer).tolist(),
+                            "tariff_revenue_by_destination": np.asarray(w.tariff_revenue_by_destination).tolist(),
+                            "consumer_surplus": np.asarray(w.consumer_surplus).tolist(), "residual": float(w.residual),
+                            "successful": bool(w.result == optx.RESULTS.successful)}
+    out["destinations"]["wages"] = wages_d
     out["seconds"] = time.perf_counter() - t0
     path = Path(__file__).with_suffix(".json")
     path.write_text(json.dumps(out, indent=2) + "\n")

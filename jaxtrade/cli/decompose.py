@@ -18,10 +18,16 @@ The paper does not say how to read "shape", "scale" and w; the reading is an opt
   gives the same distribution of MC and is not a separate reading.)
 - ``T`` is 1 off the diagonal (additive offshoring costs ``τ T``, eq. 1).
 
+The technology is any the firm's problem takes: ``--tree`` (a parent list, 004 §2.2), ``--value-dependent``
+(eq. 7-9) and ``--destination-costs`` (``τ^F T^F``, an ``(M, D)`` matrix ``"a,b;c,d"``, one row per country,
+one column per destination market, §3.3). With destinations every result is per destination: one table row,
+one JSON list entry and one bar per (reading, destination).
+
 Example::
 
     jaxtrade decompose --firms 2_000_000 --draws-are productivity --wage-reading china-inverse --out-dir results
     jaxtrade decompose --all-readings --firms 1_000_000
+    jaxtrade decompose --tree 2,2,-1 --stages 3 --value-dependent --destination-costs "0,0.6;0.4,0" --firms 200_000
 
 ``jaxtrade run`` calls :func:`run_default` (the Table 1 decomposition under every reading).
 """
@@ -37,14 +43,15 @@ import time
 
 import numpy as np
 
-from .common import count, float64_scope, parse_tree
+from ..engine.validation import fail
+from .common import count, float64_scope, parse_matrix, parse_tree
 from ..models.table1 import DRAW_READINGS, PAPER_FRAGMENTATION_SHARE, TABLE_1, WAGE_READINGS, table1_model
 
 
 DEFAULTS = dict(tau0=TABLE_1[2000]["tau"], tau1=TABLE_1[2007]["tau"], sigma=TABLE_1[2000]["sigma"], zeta=TABLE_1[2000]["zeta"],
                 stages=10, shape=TABLE_1[2000]["shape"], scale=TABLE_1[2000]["scale"], wage=TABLE_1[2000]["wage"],
                 firms=1_000_000, seed=0, batches=32, chunk_size=None, dtype="float32", f_s=None, income=None,
-                tree=None, value_dependent=False)
+                tree=None, value_dependent=False, destination_costs=None)
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -74,11 +81,38 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--f-s", type=float, default=None, help="sunk entry cost f_s (with --income: welfare levels)")
     p.add_argument("--income", type=float, default=None, help="income E (with --f-s: d ln W)")
-    p.add_argument("--tree", default=None, help="a tree technology (004 §2.2): each node's parent, -1 for the root, e.g. 3,3,4,4,-1 (--stages = nodes)")
+    p.add_argument("--tree", default=None, help="a tree technology (004 §2.2): each node's parent, -1 for the root, e.g. 3,3,4,4,-1 (--stages = nodes; write --tree=-1,0,... when the list starts with the root)")
     p.add_argument("--value-dependent", action="store_true", help="ad-valorem unbundling costs (eq. 7-9) instead of additive")
+    p.add_argument("--destination-costs", default=None,
+                   help="final shipment costs τ^F T^F (§3.3) as rows 'a,b;c,d': one row per country (rest of the world, China), "
+                   "one column per destination market; results are then per destination")
     p.add_argument("--out-dir", default="results", help="directory for decompose.json and decompose.png")
     p.set_defaults(func=run)
     return p
+
+
+def _destination_costs(text, countries: int = 2):
+    """``--destination-costs`` → an ``(M, D)`` array; a clear error for the wrong number of rows."""
+    if text is None:
+        return None
+    dest = parse_matrix(text, "--destination-costs")
+    if dest.shape[0] != countries:
+        fail("--destination-costs", text, f"{countries} rows, one per country (rest of the world; China), each with one "
+             f"entry per destination market, e.g. '0,0.6;0.4,0'; got {dest.shape[0]} row(s)")
+    return dest
+
+
+def _model(args, draws_are, wage_reading):
+    from ..engine.simulate import SequentialModel
+
+    tree = None if args.tree is None else parse_tree(args.tree)
+    model = table1_model(shape=args.shape, scale=args.scale, tau=args.tau0, wage=args.wage, stages=args.stages, draws_are=draws_are,
+                         wage_reading=wage_reading, tree=tree, value_dependent=bool(args.value_dependent))
+    dest = _destination_costs(args.destination_costs, model.countries)
+    if dest is None:
+        return model
+    return SequentialModel(model.stages, model.trade_costs, model.tau, model.draws, draws_are=model.draws_are, wages=model.wages,
+                           tree=model.tree, value_dependent=model.value_dependent, destination_costs=dest)
 
 
 def _decompose_one(args, draws_are, wage_reading):
@@ -86,16 +120,37 @@ def _decompose_one(args, draws_are, wage_reading):
 
     from ..models.decomposition import decompose
 
-    tree = None if args.tree is None else parse_tree(args.tree)
-    model = table1_model(shape=args.shape, scale=args.scale, tau=args.tau0, wage=args.wage, stages=args.stages, draws_are=draws_are,
-                         wage_reading=wage_reading, tree=tree, value_dependent=bool(args.value_dependent))
+    model = _model(args, draws_are, wage_reading)
     t0 = time.perf_counter()
     with float64_scope(args.dtype == "float64"):
         dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
         res = decompose(model, args.tau1, n_firms=args.firms, seed=args.seed, sigma=args.sigma, zeta=args.zeta, f_s=args.f_s, income=args.income, n_batches=args.batches, chunk_size=args.chunk_size, dtype=dtype)
         out = res.summary()
-    out.update(draws_are=draws_are, wage_reading=wage_reading, seconds=time.perf_counter() - t0)
+    out.update(draws_are=draws_are, wage_reading=wage_reading, destinations=model.destinations, seconds=time.perf_counter() - t0)
     return out
+
+
+#: Fields of a result that are scalars, never per destination.
+_SCALAR_FIELDS = ("tau", "tau_new", "sigma", "n_firms", "n_batches", "draws_are", "wage_reading", "destinations", "seconds")
+
+
+def _per_destination(rows):
+    """One row per (reading, destination): with destinations the per-destination lists of a result are split
+    into rows with a ``destination`` index; without them the rows are returned as they are."""
+    out = []
+    for r in rows:
+        d = r.get("destinations")
+        if d is None:
+            out.append(dict(r, destination=None))
+            continue
+        for j in range(d):
+            out.append({k: (v if k in _SCALAR_FIELDS or not isinstance(v, list) else v[j]) for k, v in r.items()} | {"destination": j})
+    return out
+
+
+def _label(r, sep=" / "):
+    lab = r["draws_are"] + sep + "w:" + r["wage_reading"]
+    return lab if r.get("destination") is None else lab + sep + f"d{r['destination']}"
 
 
 def _num(x, spec, scale=1.0):
@@ -103,17 +158,20 @@ def _num(x, spec, scale=1.0):
 
 
 def _table(rows) -> str:
-    head = f"{'reading':<30}{'total dlnMC':>22}{'direct dlnMC':>22}{'fragmentation':>20}{'dln(W-E)':>20}{'switch':>8}"
+    rows = _per_destination(rows)
+    head = f"{'reading':<34}{'total dlnMC':>22}{'direct dlnMC':>22}{'fragmentation':>20}{'dln(W-E)':>20}{'switch':>8}"
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r['draws_are'] + ' / w:' + r['wage_reading']:<30}"
+            f"{_label(r):<34}"
             f"{_num(r['total_log_change'], '>12.6f')} ±{_num(r['total_log_change_se'], '<9.1e')}"
             f"{_num(r['direct_log_change'], '>12.6f')} ±{_num(r['direct_log_change_se'], '<9.1e')}"
             f"{_num(r['fragmentation_share'], '>10.2f', 100)}% ±{_num(r['fragmentation_share_se'], '<6.2f', 100)}"
             f"{_num(r['consumer_surplus_log_change'], '>11.5f')} ±{_num(r['consumer_surplus_log_change_se'], '<7.1e')}"
             f"{_num(r['share_switching'], '>7.2f', 100)}%"
         )
+    if any(r.get("destination") is not None for r in rows):
+        lines.append("dN: destination market N (a column of --destination-costs); each market's M̃C from every firm's best path to it")
     lines.append(f"paper (Table 1, §5.4): fragmentation share {100 * PAPER_FRAGMENTATION_SHARE:.1f}%, direct {100 * (1 - PAPER_FRAGMENTATION_SHARE):.1f}%")
     return "\n".join(lines)
 
@@ -124,8 +182,9 @@ def _plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = _per_destination(rows)
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-    labels = [f"{r['draws_are']}\nw:{r['wage_reading']}" for r in rows]
+    labels = [_label(r, "\n") for r in rows]
     x = np.arange(len(rows))
     tot = np.array([-r["total_log_change"] for r in rows])
     dire = np.array([-r["direct_log_change"] for r in rows])
@@ -134,7 +193,7 @@ def _plot(rows, path):
     axes[0].errorbar(x, tot, yerr=[r["total_log_change_se"] for r in rows], fmt="none", color="k", capsize=3)
     axes[0].set_xticks(x, labels, fontsize=7, rotation=20)
     axes[0].set_ylabel("−d ln M̃C")
-    axes[0].set_title(f"fall in the aggregate cost, τ {rows[0]['tau']:.2f} → {rows[0]['tau_new']:.2f}")
+    axes[0].set_title(f"fall in the aggregate cost, τ {np.mean(rows[0]['tau']):.2f} → {np.mean(rows[0]['tau_new']):.2f}")
     axes[0].legend(fontsize=8)
     nan = lambda v: np.nan if v is None else v  # noqa: E731
     share = np.array([nan(r["fragmentation_share"]) for r in rows])

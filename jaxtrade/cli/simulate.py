@@ -5,6 +5,13 @@ Example::
     jaxtrade simulate --firms 10_000_000 --stages 10 --countries 2 \\
         --draws pareto:shape=0.42,scale=0.13 --tau 0.45 --wages 1,1.18 --sigma 4 \\
         --out results.json --plot results.png
+    jaxtrade simulate --firms 1_000_000 --tree 2,2,-1 --stages 3 --draws pareto:shape=2,scale=0.5 \\
+        --tau 0.3,0.2 --value-dependent --destination-costs "0,0.6;0.4,0" --sigma 4
+
+A tree is a parent list (``--tree``, 004 §2.2, ``--stages`` = its nodes); ``--value-dependent`` makes the
+unbundling (and final shipment) costs iceberg / ad valorem (eq. 7-9); ``--destination-costs`` is
+``τ^F T^F`` (§3.3), one row per country and one column per destination market: every statistic of the
+summary then has a trailing destination axis and ``--plot`` draws one density per destination.
 
 Float64 with ``--dtype float64`` (inside :func:`jaxtrade.cli.common.float64_scope`). Non-finite firms
 are counted in the summary's ``n_nonfinite`` and reported.
@@ -46,7 +53,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--trade-costs", default=None, help="T as rows 'a,b;c,d' (default: 1 off the diagonal)")
     p.add_argument("--wages", default=None, help="comma-separated wages, one per country (default 1)")
     p.add_argument("--value-dependent", action="store_true", help="iceberg / ad-valorem trade costs (eq. 7-8)")
-    p.add_argument("--tree", default=None, help="a tree technology (004 §2.2): each node's parent, -1 for the root, e.g. 3,3,4,4,-1 (--stages = nodes)")
+    p.add_argument("--tree", default=None, help="a tree technology (004 §2.2): each node's parent, -1 for the root, e.g. 3,3,4,4,-1 (--stages = nodes; write --tree=-1,0,... when the list starts with the root)")
     p.add_argument("--destination-costs", default=None, help="final shipment costs τ^F T^F as rows per country, one column per destination")
     p.add_argument("--sigma", type=float, default=None, help="CES elasticity σ: adds the power mean of MC")
     p.add_argument("--seed", type=int, default=0)
@@ -91,9 +98,12 @@ def _plot(summary, path):
     edges = np.asarray(summary.log_cost_edges)
     counts = np.asarray(summary.log_cost_counts)[1:-1]
     width = np.diff(edges)
-    dens = counts / max(1, summary.n_firms) / width
+    counts = counts[:, None] if counts.ndim == 1 else counts  # (B, D): one density per destination market
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.stairs(dens, edges)
+    for d in range(counts.shape[1]):
+        ax.stairs(counts[:, d] / max(1, summary.n_firms) / width, edges, label=None if counts.shape[1] == 1 else f"destination {d}")
+    if counts.shape[1] > 1:
+        ax.legend(fontsize=8)
     ax.set_xlabel("log marginal cost, log MC")
     ax.set_ylabel("density")
     ax.set_title(f"{summary.n_firms:,} firms")

@@ -52,7 +52,9 @@ class Decomposition(eqx.Module):
     - ``total_log_change``, ``direct_log_change``, ``fragmentation_share`` (``1 − direct/total``),
       ``direct_share``; each with a Monte Carlo standard error ``*_se`` (batch means + delta method).
     - ``consumer_surplus_log_change`` (and ``_direct``): ``d ln (W − E)`` by eq. (13), exact under
-      the closed forms (NaN without ``zeta``); ``welfare_log_change`` (and ``_direct``): ``d ln W``
+      the closed forms (NaN without ``zeta``); with several destination markets, which share one
+      free-entry condition (§4.5), the exact change of each market's ``CS_d`` from the closed forms
+      (eq. 13 per market would treat them as separate); ``welfare_log_change`` (and ``_direct``): ``d ln W``
       from the free-entry equilibrium levels (needs ``zeta``, ``f_s`` and ``income``; NaN otherwise).
     - ``share_switching``: fraction of firms whose optimal path changes; ``mean_crossings``,
       ``mean_crossings_new``: average border crossings under ``τ`` and ``τ'``.
@@ -213,6 +215,8 @@ def _statistics(acc, n_firms, sigma):
     rc = r - np.einsum("b,bkd->kd", wts, r)[None]
     # Covariance of the overall mean: Σ_b w_b² (r_b − r̄)(r_b − r̄)ᵀ · B/(B−1)
     cov = np.einsum("b,bkd,bld->dkl", wts**2, rc, rc) * b / (b - 1)  # (D, 3, 3)
+    # Across destinations too (the consumer-surplus change of one market depends on every market's M̃C).
+    cov_full = np.einsum("b,bkd,ble->kdle", wts**2, rc, rc) * b / (b - 1)  # (3, D, 3, D)
 
     def se(g):  # g: (3,) or (D, 3)
         g = np.broadcast_to(g, (cov.shape[0], 3))
@@ -226,7 +230,34 @@ def _statistics(acc, n_firms, sigma):
         total_se=se(g_total),
         direct_se=se(g_direct),
         share_se=se(g_share),
+        log_mean=log_mean,
+        cov_full=cov_full,
     )
+
+
+def _consumer_surplus_changes(demand, stats, sigma):
+    """``d ln CS_d`` (total and direct, and the SE of the total) when D markets share one free-entry condition.
+
+    With ``x_d = ln p̃_d`` the closed forms of §4.4-4.5 give ``ln CS_d = c − a x_d + (ζ/D) LSE_e(−a x_e)``
+    (``a = ζ/(1−ζ)``, ``D = σ−1−ζσ``, ``c`` independent of τ, so ``f_s`` cancels from every change); one
+    market gives eq. (13). The SE is the delta method on the covariance of the batch means of every
+    (scenario, market) pair."""
+    zeta, slack = float(demand.zeta), float(demand.slack)
+    a = zeta / (1.0 - zeta)
+    k = 1.0 / (1.0 - sigma)
+    x = k * stats["log_mean"]  # (3, D): ln M̃C per scenario and market (the constant ln σ/(σ−1) cancels)
+    y = -a * x
+    lse = np.logaddexp.reduce(y, axis=1, keepdims=True)
+    ln_cs = y + zeta / slack * lse
+    pi = np.exp(y - lse)  # (3, D)
+    n_dest = x.shape[1]
+    eye = np.eye(n_dest)
+    # ∂ ln CS_d(s)/∂ ln mean_{s,e} = −a k (δ_de + (ζ/D) π_{s,e})
+    jac = lambda s_: -a * k * (eye + zeta / slack * pi[s_][None, :])  # noqa: E731  (d, e)
+    g = np.zeros((n_dest, 3, n_dest))
+    g[:, 1, :], g[:, 0, :] = jac(1), -jac(0)
+    var = np.einsum("dke,keml,dml->d", g, stats["cov_full"], g)
+    return ln_cs[1] - ln_cs[0], ln_cs[2] - ln_cs[0], np.sqrt(np.maximum(var, 0.0))
 
 
 def _check_tau(name, tau, like=None):
@@ -251,9 +282,12 @@ def _finish(stats, acc, *, tau, tau_new, sigma, zeta, f_s, income, n_firms, n_ba
     if zeta is not None:
         demand = QuasiLinearCES(float(sigma), float(zeta))
         el = float(welfare_elasticity(demand))
-        cs, cs_direct, cs_se = el * stats["total"], el * stats["direct"], abs(el) * stats["total_se"]
+        if stats["total"].shape[0] == 1:  # one market: eq. (13), exact
+            cs, cs_direct, cs_se = el * stats["total"], el * stats["direct"], abs(el) * stats["total_se"]
+        else:  # several markets share one free-entry condition (004 §4.5): eq. (13) per market is not exact
+            cs, cs_direct, cs_se = _consumer_surplus_changes(demand, stats, float(sigma))
         if f_s is not None and income is not None:
-            # One free-entry equilibrium per market (markets are separate here: per destination).
+            # One free-entry condition for the firms serving every destination market (004 §4.5).
             eq = [free_entry_closed_form(demand, stats["mc"][s], f_s, income=income) for s in range(3)]
             w = [np.asarray(e.welfare) for e in eq]
             welf, welf_direct = np.log(w[1] / w[0]), np.log(w[2] / w[0])

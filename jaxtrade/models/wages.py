@@ -75,8 +75,14 @@ class WageEquilibrium(eqx.Module):
     - ``wages`` ``(M,)`` with ``wages[0] = 1`` (numeraire); ``labour_demand`` ``(M,)`` of the parts
       sector; ``numeraire_sector_labour`` ``L_1 − L_1^D`` (negative: the closure is violated).
     - ``tariff_revenue``: the ad-valorem reading's trade-cost revenue, paid to consumers (numeraire
-      units; zero in the iceberg reading and for additive costs, whose transport uses no labour).
-    - ``aggregate_cost`` ``M̃C``, ``mass_of_firms`` ``S``, ``price_index`` ``P`` at those wages.
+      units; zero in the iceberg reading and for additive costs, whose transport uses no labour);
+      ``tariff_revenue_by_importer`` ``(M,)``: the part of it levied on intermediate parts, by the
+      importing country (where the part is assembled into its parent); ``tariff_revenue_by_destination``
+      (scalar, or ``(D,)``): the part levied on the final shipment into each destination market (zero
+      without destinations). The three add up: ``Σ by_importer + Σ by_destination = tariff_revenue``.
+    - ``aggregate_cost`` ``M̃C``, ``mass_of_firms`` ``S``, ``price_index`` ``P`` at those wages, and
+      ``consumer_surplus`` ``CS = W − E`` (§4.1); all four per destination market ``(D,)`` with destinations
+      (``S`` one for all). Welfare of a market's consumers is ``E + CS`` plus the tariff revenue they collect.
     - ``result``, ``num_steps``, ``residual`` (max |ln L_k^D − ln L_k|, k ≥ 2).
     """
 
@@ -84,9 +90,12 @@ class WageEquilibrium(eqx.Module):
     labour_demand: Float[Array, " countries"]
     numeraire_sector_labour: Float[Array, ""]
     tariff_revenue: Float[Array, ""]
-    aggregate_cost: Float[Array, ""]
+    tariff_revenue_by_importer: Float[Array, " countries"]
+    tariff_revenue_by_destination: Float[Array, "*destinations"]
+    aggregate_cost: Float[Array, "*destinations"]
     mass_of_firms: Float[Array, ""]
-    price_index: Float[Array, ""]
+    price_index: Float[Array, "*destinations"]
+    consumer_surplus: Float[Array, "*destinations"]
     result: optx.RESULTS
     num_steps: Array
     residual: Float[Array, ""]
@@ -126,7 +135,10 @@ def labour_demand(wages, costs, trade_costs, tau, demand: QuasiLinearCES, f_s, *
     With ``destination_costs`` ``(M, D)`` (§3.3, final shipment to D destination markets) a firm enters
     once (``f_s``) and serves every destination market from its best path to it (004 §4.5, as in
     :func:`jaxtrade.free_entry_closed_form`); with ``R_d = P_d^{−ζ/(1−ζ)}`` the sales in market d,
-    ``L_k^D = (σ−1)/σ Σ_d R_d ∂ ln M̃C_d/∂w_k``; ``M̃C`` and ``P`` are then ``(D,)``.
+    ``L_k^D = (σ−1)/σ Σ_d R_d ∂ ln M̃C_d/∂w_k``; ``M̃C`` and ``P`` are then ``(D,)``. In the ad-valorem
+    reading the same weights apply market by market, ``L_k^D = (σ−1)/σ Σ_d R_d E[MC_d^{−σ} ℓ_kd]/E[MC_d^{1−σ}]``
+    with ``ℓ_kd`` the raw labour of the firm's path to d, and the final shipment is a tariff too (its
+    revenue to market d's consumers; :class:`WageEquilibrium`).
     Returns ``(L^D, M̃C, S, P)``.
     """
     ld, _, mc_tilde, mass, price_index = _labour_and_revenue(wages, costs, trade_costs, tau, demand, f_s, temperature, tree, value_dependent,
@@ -137,9 +149,12 @@ def labour_demand(wages, costs, trade_costs, tau, demand: QuasiLinearCES, f_s, *
 READINGS = ("iceberg", "ad_valorem")
 
 
-def _labour_and_revenue(wages, costs, trade_costs, tau, demand, f_s, temperature, tree, value_dependent, reading, destination_costs=None):
-    """``(L^D, tariff revenue, M̃C, S, P)``; the revenue is zero except in the ad-valorem reading."""
+def _labour_and_revenue(wages, costs, trade_costs, tau, demand, f_s, temperature, tree, value_dependent, reading, destination_costs=None,
+                        breakdown=False):
+    """``(L^D, revenue, M̃C, S, P)``. ``revenue`` is ``(total, by_importer, by_destination)`` (zeros except in
+    the ad-valorem reading); the two breakdowns are computed only with ``breakdown=True`` (else ``None``)."""
     sigma = demand.sigma
+    m = costs.shape[-1]
     if reading == "iceberg" or not value_dependent:
         args = (costs, trade_costs, tau, sigma, temperature, tree, value_dependent, destination_costs)
         log_mean = _log_mean_mc(wages, *args)
@@ -155,22 +170,74 @@ def _labour_and_revenue(wages, costs, trade_costs, tau, demand, f_s, temperature
             zeta = demand.zeta
             sales = jnp.exp(-zeta / (1.0 - zeta) * jnp.log(eq.price_index))  # (D,)
             ld = (sigma - 1.0) / sigma * jnp.sum(sales[:, None] * dln_mc, axis=0)
-        return ld, jnp.zeros((), ld.dtype), mc_tilde, eq.mass_of_firms, eq.price_index
-    kw = dict(wages=wages, value_dependent=True)
+        zero = jnp.zeros((), ld.dtype)
+        by_dest = jnp.zeros_like(mc_tilde)
+        revenue = (zero, jnp.zeros((m,), ld.dtype) if breakdown else None, by_dest if breakdown else None)
+        return ld, revenue, mc_tilde, eq.mass_of_firms, eq.price_index
+    # The ad-valorem reading (footnotes 18-19): one unit of every part per unit of the final good, the trade
+    # cost a tariff on the value that crosses the border. Labour per unit is the path's raw labour, the
+    # tariff per unit its TTMC; each market d weighs firm f by q_d(MC_fd) ∝ MC_fd^{−σ}.
+    has_dest = destination_costs is not None
+    kw = dict(wages=wages, value_dependent=True, destination_costs=destination_costs)
     sol = solve_chain(costs, trade_costs, tau, **kw) if tree is None else solve_tree(costs, tree, trade_costs, tau, **kw)
-    mc = sol.cost
-    m = costs.shape[-1]
-    raw = jnp.stack([jnp.sum(jnp.where(sol.path == k, costs[..., k], 0.0), axis=-1) for k in range(m)], axis=-1)  # (F, M)
+    mc = sol.cost if has_dest else sol.cost[:, None]  # (F, D)
+    path = sol.path if has_dest else sol.path[..., None]  # (F, n, D)
+    ttmc = sol.trade_cost if has_dest else sol.trade_cost[:, None]  # (F, D)
+    n_firms = mc.shape[0]
+    onehot = path[:, :, None, :] == jnp.arange(m, dtype=path.dtype)[None, None, :, None]  # (F, n, M, D)
+    raw = jnp.sum(jnp.where(onehot, costs[..., None], 0.0), axis=1)  # (F, M, D): Σ_i 1(c_id = k) a_ik
     log_mc = jnp.log(mc)
-    x = (1.0 - sigma) * log_mc
-    log_mean = jax.nn.logsumexp(x) - jnp.log(jnp.asarray(x.shape[0], x.dtype))
+    log_mean = jax.nn.logsumexp((1.0 - sigma) * log_mc, axis=0) - jnp.log(jnp.asarray(n_firms, mc.dtype))  # (D,)
     mc_tilde = jnp.exp(log_mean / (1.0 - sigma))
-    eq = free_entry_closed_form(demand, mc_tilde, f_s)
-    weight = jnp.exp(-sigma * log_mc - log_mean) / x.shape[0]  # MC^{−σ} / (F · E[MC^{1−σ}])
-    scale = (sigma - 1.0) * f_s * eq.mass_of_firms
-    ld = scale * jnp.sum(weight[:, None] * raw, axis=0)
-    revenue = scale * jnp.sum(weight * sol.trade_cost)
-    return ld, revenue, mc_tilde, eq.mass_of_firms, eq.price_index
+    eq = free_entry_closed_form(demand, mc_tilde if has_dest else mc_tilde[0], f_s)
+    if has_dest:
+        zeta = demand.zeta
+        sales = jnp.exp(-zeta / (1.0 - zeta) * jnp.log(eq.price_index))  # R_d; Σ_d R_d = σ f_s S (free entry)
+    else:
+        sales = (sigma * f_s * eq.mass_of_firms)[None]
+    # S·E[q_d(MC_d) x] = (σ−1)/σ R_d E[MC_d^{−σ} x]/E[MC_d^{1−σ}]  (one market: (σ−1) f_s S E[...]/E[...])
+    weight = jnp.exp(-sigma * log_mc - log_mean[None]) / n_firms * ((sigma - 1.0) / sigma * sales)[None]  # (F, D)
+    ld = jnp.einsum("fd,fmd->m", weight, raw)
+    total = jnp.sum(weight * ttmc)
+    by_importer = by_dest = None
+    if breakdown:
+        by_importer, by_dest = _tariff_breakdown(weight, costs, path, wages, trade_costs, tau, tree, destination_costs)
+        if not has_dest:
+            by_dest = by_dest[0]
+    mct = mc_tilde if has_dest else mc_tilde[0]
+    return ld, (total, by_importer, by_dest), mct, eq.mass_of_firms, eq.price_index
+
+
+def _tariff_breakdown(weight, costs, path, wages, trade_costs, tau, tree, destination_costs):
+    """Who collects the ad-valorem tariffs: ``(by_importer (M,), by_destination (D,))``.
+
+    Per unit of the final good, the part made at node ``l`` crosses into its parent's country carrying its
+    value ``V_l = w a_l + Σ_{c child of l} (1 + τ_c T(c_c, c_l)) V_c`` (eq. 7-9 read as values, upstream
+    tariffs included) and pays ``τ_l T(c_l, c_parent) V_l`` to the country of the parent, the importer; the
+    final shipment to destination d pays ``τ^F T^F(c_root, d) V_root`` to market d. The legs add up to
+    TTMC (``MC_d = (1 + τ^F T^F) V_root``). ``weight`` ``(F, D)`` turns per-unit amounts into market totals."""
+    f, n, m = costs.shape
+    d = path.shape[-1]
+    tr = Tree.chain(n) if tree is None else tree
+    tau = jnp.asarray(tau)
+    edge = {c: e for e, c in enumerate(tr.edges)}
+    loc = [path[:, i, :] for i in range(n)]  # (F, D)
+    countries = jnp.arange(m, dtype=path.dtype)[None, :, None]
+    value, imported = {}, jnp.zeros((f, m, d), weight.dtype)
+    for node in tr.order:  # children first
+        v = wages[loc[node]] * jnp.take_along_axis(costs[:, node, :], loc[node], axis=1)
+        for c in tr.children[node]:
+            t = tau if tau.ndim == 0 else tau[edge[c]]
+            vc = value.pop(c)
+            tariff = t * trade_costs[loc[c], loc[node]] * vc  # paid to the country of `node`
+            imported = imported + jnp.where(loc[node][:, None, :] == countries, tariff[:, None, :], 0.0)
+            v = v + vc + tariff
+        value[node] = v
+    if destination_costs is None:
+        ship = jnp.zeros_like(weight)
+    else:
+        ship = destination_costs[loc[tr.root], jnp.arange(d)[None, :]] * value[tr.root]  # (F, D)
+    return jnp.einsum("fd,fmd->m", weight, imported), jnp.sum(weight * ship, axis=0)
 
 
 def _check(costs, labour_supply, f_s, temperature):
@@ -337,10 +404,11 @@ def solve_wages(
             bisection an interval of ``1e-12`` relative).
         tree: a :class:`jaxtrade.Tree` technology (004 §2.2; ``costs`` then has one row per node);
             ``None`` for the chain.
-        value_dependent: ad-valorem unbundling costs (eq. 7-9) in the iceberg reading (the lost
-            quantity is produced, so labour demand includes it).
+        value_dependent: value-dependent unbundling costs (eq. 7-9), read as ``reading`` says.
         destination_costs: ``(M, D)`` final shipment costs (§3.3): each destination a separate market
-            with free entry; labour demand sums over them (:func:`labour_demand`).
+            with free entry; labour demand sums over them (:func:`labour_demand`). Value-dependent, the
+            final shipment is ``(1 + τ^F T^F) V_root``: under the ad-valorem reading a tariff collected
+            by the destination market (``tariff_revenue_by_destination``).
         reading: value-dependent costs as ``"iceberg"`` (the lost quantity is produced) or
             ``"ad_valorem"`` (a tariff: no extra labour, revenue to consumers; exact minimum only).
         closure: ``"numeraire_sector"`` (country 1 keeps the homogeneous sector of §4.3, which pins
@@ -373,8 +441,6 @@ def solve_wages(
     dest = None if destination_costs is None else cast(destination_costs)
     if dest is not None and (dest.ndim != 2 or dest.shape[0] != costs.shape[-1]):
         fail("destination_costs", destination_costs, f"destination_costs must have shape (countries, destinations) = ({costs.shape[-1]}, D)")
-    if dest is not None and reading == "ad_valorem":
-        fail("destination_costs", destination_costs, "the ad-valorem reading is implemented without destinations")
     args = (costs, trade_costs, tau, labour_supply, demand, f_s, t, tree, bool(value_dependent), closure, reading, dest)
     y0 = jnp.zeros((m - 1,), dtype) if initial_wages is None else jnp.log(cast(initial_wages)[1:] / cast(initial_wages)[0])
     newton_tol = (rtol if rtol is not None else 1e3 * eps, atol if atol is not None else 1e3 * eps)
@@ -404,21 +470,25 @@ def solve_wages(
         raise RuntimeError(f"the exact wage solver did not converge within max_steps = {max_steps} (bracket {bracket}); "
                            "pass throw=False to get the result code and the residual")
     wages = jnp.concatenate([jnp.ones((1,), dtype), jnp.exp(log_w_rest)])
-    ld, revenue, mc_tilde, mass, price_index = _labour_and_revenue(wages, costs, trade_costs, tau, demand, f_s, t, tree, bool(value_dependent), reading, dest)
+    ld, (revenue, by_importer, by_dest), mc_tilde, mass, price_index = _labour_and_revenue(
+        wages, costs, trade_costs, tau, demand, f_s, t, tree, bool(value_dependent), reading, dest, breakdown=True)
     res = jnp.max(jnp.abs(_excess(log_w_rest, args)))
     if closure == "full_employment":
         # Labour demand is linear in the mass of firms: the mass that employs L_1 clears every market
         # at these relative wages (the price index is pinned by free entry alone, 004 §4.4).
         scale = labour_supply[0] / ld[0]
-        ld, mass, revenue = ld * scale, mass * scale, revenue * scale
+        ld, mass, revenue, by_importer, by_dest = ld * scale, mass * scale, revenue * scale, by_importer * scale, by_dest * scale
     return WageEquilibrium(
         wages=wages,
         labour_demand=ld,
         numeraire_sector_labour=labour_supply[0] - ld[0],
         tariff_revenue=revenue,
+        tariff_revenue_by_importer=by_importer,
+        tariff_revenue_by_destination=by_dest,
         aggregate_cost=mc_tilde,
         mass_of_firms=mass,
         price_index=price_index,
+        consumer_surplus=demand.consumer_surplus(price_index),
         result=result if sol is None else sol.result,
         num_steps=steps if sol is None else jnp.asarray(sol.stats["num_steps"]),
         residual=res,

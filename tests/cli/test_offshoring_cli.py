@@ -2,14 +2,10 @@
 
 import json
 
-import jax
+import numpy as np
 
-jax.config.update("jax_enable_x64", True)
-
-import numpy as np  # noqa: E402
-
-from jaxtrade import cli  # noqa: E402
-from jaxtrade.models import offshoring as off  # noqa: E402
+from jaxtrade import cli
+from jaxtrade.models import offshoring as off
 
 
 def test_offshoring_config_table_json_and_png(tmp_path, capsys):

@@ -136,6 +136,30 @@ def test_destinations_give_one_decomposition_per_market():
         np.testing.assert_allclose(float(d.fragmentation_share[k]), float(dk.fragmentation_share[0]), rtol=1e-12)
 
 
+def test_consumer_surplus_of_destination_markets_that_share_one_free_entry_condition():
+    """With destinations a firm enters once for every market (004 §4.5), so market d's CS_d depends on every
+    market's M̃C: d ln CS_d is the change of the shared-entry closed forms (jaxtrade.free_entry_closed_form on
+    the (D,) M̃C), not eq. (13) market by market; it agrees with welfare_log_change. Its delta-method SE
+    (covariance across markets) matches the spread of 24 independent replications."""
+    demand = QuasiLinearCES(4.0, 0.5)
+    dest = jnp.array([[0.0, 2.0], [0.1, 0.0]])  # market 1 is served mostly from country 1: different M̃C changes
+    a = _costs(4000, n_stages=4, seed=9)
+    d = decompose_costs(a, T2, 0.7, 0.3, sigma=4.0, zeta=0.5, f_s=1.3, income=10.0, destination_costs=dest)
+    eq = [free_entry_closed_form(demand, m, 1.3, income=10.0) for m in (d.aggregate_cost, d.aggregate_cost_new, d.aggregate_cost_direct)]
+    cs = [np.asarray(e.consumer_surplus) for e in eq]
+    np.testing.assert_allclose(np.asarray(d.consumer_surplus_log_change), np.log(cs[1] / cs[0]), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(d.consumer_surplus_log_change_direct), np.log(cs[2] / cs[0]), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(d.welfare_log_change), np.log((10.0 + cs[1]) / (10.0 + cs[0])), rtol=1e-10)
+    el = float(welfare_elasticity(demand))
+    assert np.max(np.abs(np.asarray(d.consumer_surplus_log_change) / (el * np.asarray(d.total_log_change)) - 1)) > 0.02  # not eq. (13)
+    reps = [decompose_costs(_costs(3000, n_stages=4, seed=200 + r, shape=3.0), T2, 0.9, 0.6, sigma=4.0, zeta=0.5, n_batches=25,
+                            destination_costs=dest) for r in range(24)]  # fmt: skip
+    values = np.array([np.asarray(r.consumer_surplus_log_change) for r in reps])
+    ses = np.array([np.asarray(r.consumer_surplus_log_change_se) for r in reps])
+    ratio = values.std(axis=0, ddof=1) / ses.mean(axis=0)
+    assert np.all((0.6 < ratio) & (ratio < 1.5)), ratio
+
+
 def test_input_validation():
     a = _costs(10)
     with pytest.raises(JaxtradeInputError, match="sigma"):

@@ -295,6 +295,9 @@ def test_value_dependent_costs_under_both_readings_of_footnotes_18_19(reading):
     s, ld = float(eq.mass_of_firms), np.asarray(eq.labour_demand)
     variable_cost = (DEMAND.sigma - 1.0) * 0.5 * s
     np.testing.assert_allclose(w @ ld + float(eq.tariff_revenue), variable_cost, rtol=1e-10)
+    # No destinations: every tariff is levied on an intermediate part, collected by its importer.
+    np.testing.assert_allclose(float(jnp.sum(eq.tariff_revenue_by_importer)), float(eq.tariff_revenue), rtol=1e-10, atol=0)
+    assert eq.tariff_revenue_by_destination.shape == () and float(eq.tariff_revenue_by_destination) == 0.0
     sol = brute_force_chain(a, T, tau, wages=jnp.asarray(w), value_dependent=True)
     mc, path, aa = np.asarray(sol.cost), np.asarray(sol.path), np.asarray(a)
     q = mc ** -DEMAND.sigma / np.mean(mc ** (1 - DEMAND.sigma))
@@ -340,3 +343,78 @@ def test_exact_wages_with_destination_markets_clear_labour_by_brute_force():
     np.testing.assert_allclose((DEMAND.sigma - 1.0) / DEMAND.sigma * np.sum(sales * dlog), 1.5, rtol=1e-5)
     with pytest.raises(JaxtradeInputError, match="destination_costs"):
         solve_wages(a, T, tau, supply, demand=DEMAND, f_s=1.0, destination_costs=jnp.ones((3, 2)))
+
+
+def _leg_tariffs(a, path, parent, w, T, tau, dest):
+    """NumPy, independent of the library: per firm and destination, the ad-valorem tariffs of every leg.
+
+    ``V_l = w a_l + Σ_children (1 + τ_c T) V_c`` (the value crossing the border, upstream tariffs included);
+    leg c → parent pays ``τ_c T(c_c, c_parent) V_c`` to the parent's country; the final shipment pays
+    ``τ^F T^F(c_root, d) V_root`` to destination d. Nodes are numbered children before parents."""
+    f, n, m = a.shape
+    d = path.shape[-1]
+    edges = [i for i, p in enumerate(parent) if p >= 0]
+    tau = np.broadcast_to(np.asarray(tau, float), (len(edges),))
+    value = np.zeros((f, n, d))
+    to_importer = np.zeros((f, m, d))
+    rows = np.arange(f)[:, None]
+    for node in range(n):
+        c = path[:, node, :]
+        value[:, node, :] += w[c] * a[rows, node, c]
+        if parent[node] >= 0:
+            p = path[:, parent[node], :]
+            tariff = tau[edges.index(node)] * T[c, p] * value[:, node, :]
+            value[:, parent[node], :] += value[:, node, :] + tariff
+            for k in range(m):
+                to_importer[:, k, :] += np.where(p == k, tariff, 0.0)
+    root = parent.index(-1)
+    ship = dest[path[:, root, :], np.arange(d)[None, :]] * value[:, root, :]
+    return value[:, root, :], to_importer, ship
+
+
+@pytest.mark.parametrize("technology", ["chain", "tree"])
+def test_ad_valorem_reading_with_destination_markets_by_brute_force(technology):
+    """Ad-valorem reading (footnotes 18-19) with destinations (§3.3, §4.5): no extra labour, every leg's tariff
+    (the final shipment included) to the importing country's consumers. At the solved wage, from brute-force
+    paths (every firm's M^n assignments per destination) and NumPy: labour demand is S·Σ_d E[q_d(MC_d) ℓ_kd]
+    with the raw labour ℓ of the path to d and q_d the §4 demand in market d, it clears country 2's market;
+    the revenue is S·Σ_d E[q_d TTMC_d], split by importer (intermediate legs) and destination (final
+    shipment); wage bill + revenue = the variable cost (σ−1) f_s S."""
+    from jaxtrade import Tree, brute_force_tree
+
+    if technology == "chain":
+        tree, parent, tau = None, [1, 2, -1], jnp.asarray([0.25, 0.15])
+    else:
+        parent, tau = [2, 2, -1], jnp.asarray([0.3, 0.2])
+        tree = Tree(parent)
+    a = _draws(14, 300, 3, 2)
+    T, supply, f_s = _t(2), jnp.asarray([80.0, 1.2]), 0.7
+    dest = jnp.asarray([[0.0, 0.6], [0.4, 0.0]])
+    eq = solve_wages(a, T, tau, supply, demand=DEMAND, f_s=f_s, tree=tree, value_dependent=True, reading="ad_valorem", destination_costs=dest)
+    assert eq.result == optx.RESULTS.successful
+    w = np.asarray(eq.wages)
+    sol = brute_force_tree(a, Tree(parent), T, tau, wages=jnp.asarray(w), value_dependent=True, destination_costs=dest)
+    mc, path, aa = np.asarray(sol.cost), np.asarray(sol.path), np.asarray(a)  # (F, D), (F, n, D)
+    v_root, to_importer, ship = _leg_tariffs(aa, path, parent, w, np.asarray(T), np.asarray(tau), np.asarray(dest))
+    np.testing.assert_allclose(v_root + ship, mc, rtol=1e-12)  # MC_d = (1 + τ^F T^F) V_root
+    ge = free_entry_closed_form(DEMAND, np.mean(mc ** (1 - DEMAND.sigma), axis=0) ** (1 / (1 - DEMAND.sigma)), f_s)
+    s = float(ge.mass_of_firms)
+    q = np.asarray(DEMAND.quantity(jnp.asarray(mc), jnp.asarray(ge.price_index)[None, :]))  # (F, D): q_d(MC_fd)
+    raw = np.stack([np.where(path == k, aa[..., k][..., None], 0.0).sum(axis=1) for k in range(2)], axis=1)  # (F, M, D)
+    ld = s * np.einsum("fd,fkd->k", q, raw) / len(mc)
+    np.testing.assert_allclose(np.asarray(eq.labour_demand), ld, rtol=1e-10)
+    np.testing.assert_allclose(ld[1], 1.2, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(eq.aggregate_cost), np.asarray(ge.aggregate_cost), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(eq.consumer_surplus), np.asarray(ge.consumer_surplus), rtol=1e-10)
+    revenue = s * np.mean(q * (mc - np.einsum("fkd,k->fd", raw, w)), axis=0)  # per market: S E[q_d TTMC_d]
+    np.testing.assert_allclose(float(eq.tariff_revenue), revenue.sum(), rtol=1e-10)
+    by_importer = s * np.einsum("fd,fkd->k", q, to_importer) / len(mc)
+    by_dest = s * np.mean(q * ship, axis=0)
+    np.testing.assert_allclose(np.asarray(eq.tariff_revenue_by_importer), by_importer, rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(eq.tariff_revenue_by_destination), by_dest, rtol=1e-10)
+    assert np.all(by_dest > 0) and by_importer.sum() > 0
+    np.testing.assert_allclose(by_importer.sum() + by_dest.sum(), float(eq.tariff_revenue), rtol=1e-10)
+    np.testing.assert_allclose(w @ np.asarray(eq.labour_demand) + float(eq.tariff_revenue), (DEMAND.sigma - 1.0) * f_s * s, rtol=1e-10)
+    # The iceberg reading of the same economy employs the lost quantity's labour: a different equilibrium, no revenue.
+    ice = solve_wages(a, T, tau, supply, demand=DEMAND, f_s=f_s, tree=tree, value_dependent=True, destination_costs=dest)
+    assert float(ice.tariff_revenue) == 0.0 and not np.allclose(np.asarray(ice.wages), w, rtol=1e-6)
