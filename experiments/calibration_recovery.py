@@ -73,7 +73,7 @@ def main():
                        "information_bound_se": np.sqrt(np.diag(np.linalg.inv(H0)) / n).tolist(),
                        "information_bound_se_wage_known": np.sqrt(np.diag(np.linalg.inv(H0[np.ix_(known_w, known_w)])) / n).tolist()}
     info = {"device": str(jax.devices()[0]), "jax": jax.__version__, "python": platform.python_version(), "dtype": "float32",
-            "n_data": n, "n_sim": a.n_sim, "trim": a.trim, "wage_known": a.wage_known, "grid": int(prob.data.grid.shape[0]), "bandwidth": prob.data.bandwidth,
+            "n_data": n, "n_sim": a.n_sim, "trim": a.trim, "wage_known": a.wage_known, "grid": int(prob.data.grid.shape[0]), "bandwidth": float(prob.data.bandwidth),
             "coordinates": list(cal.IDENTIFIED), "objective_at_truth": f_truth, "hessian_at_truth": H.tolist(),
             "hessian_eigenvalues_at_truth": eigs.tolist(), "hessian_eigenvectors_at_truth": vecs.T.tolist(),
             "information_bound_se_along_eigenvectors": bound, "noise_free": info_noise_free,

@@ -46,11 +46,13 @@ from .optimise import TrustRegionNewton as TrustRegionNewton
 from .optimise import minimise as minimise
 from .parameters import DRAWS_AS_ALIASES as DRAWS_AS_ALIASES
 from .parameters import FAMILIES as FAMILIES
+from .parameters import FAMILY_ALIASES as FAMILY_ALIASES
 from .parameters import FULL as FULL
 from .parameters import IDENTIFIED as IDENTIFIED
 from .parameters import WAGE_READING_ALIASES as WAGE_READING_ALIASES
 from .parameters import CalibrationModel as CalibrationModel
 from .parameters import Parameters as Parameters
+from .parameters import canonical_family as canonical_family
 from .parameters import canonicalise as canonicalise
 from .parameters import from_unconstrained as from_unconstrained
 from .parameters import full_coordinates as full_coordinates
@@ -78,6 +80,8 @@ __all__ = [
     "CalibrationResult",
     "TABLE1",
     "FAMILIES",
+    "FAMILY_ALIASES",
+    "canonical_family",
     "IDENTIFIED",
     "FULL",
     "DRAWS_AS_ALIASES",

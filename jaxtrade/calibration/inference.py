@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .objective import Problem, _density, _distance, _sim_density, objective
+from .objective import Problem, _density_jit, _distance, _sim_density, objective
 from .optimise import free_coordinates as _free_coordinates
 from .parameters import FULL, Parameters, full_coordinates, identified_from_full
 from .simulation import common_uniforms
@@ -42,6 +42,9 @@ def identification_report(params: Parameters, problem: Problem, *, rtol: float =
     psi = full_coordinates(params)
     H = np.asarray(jax.jit(jax.hessian(lambda p: objective(identified_from_full(p, model), problem)))(psi), dtype=np.float64)
     H = 0.5 * (H + H.T)
+    if not np.all(np.isfinite(H)):  # never hand numpy's eigh a NaN (LinAlgError, issue 16)
+        return {"coordinates": list(FULL), "hessian": H.tolist(), "eigenvalues": None, "rank": 0, "null_direction": None,
+                "note": "the Hessian is not finite at these parameters"}
     eigs, vecs = np.linalg.eigh(H)
     null = vecs[:, np.argmin(np.abs(eigs))]
     null = null * np.sign(null[np.argmax(np.abs(null))])
@@ -65,14 +68,24 @@ class Inference:
     free: tuple = (0, 1, 2, 3)  # the coordinates the Hessian and eigenvalues refer to
 
 
-def _grad_given_f(problem: Problem):
-    """``∂Q/∂f`` as a function of (f, data grid arrays): lets a data bootstrap reuse one simulation."""
+@eqx.filter_jit
+def _grad_given_f(f, g, graw, problem: Problem):
+    """``∂Q/∂f`` at (f, data grid arrays): lets a data bootstrap reuse one simulation. Module-level and
+    filter-jitted, like the two below, so problems of the same shapes share one compilation."""
+    return jax.grad(lambda ff: _distance(ff, g, graw, problem.data.step, problem.kind, problem.ks_temperature))(f)
+
+
+@eqx.filter_jit
+def _density_jacobian(phi, problem: Problem):
+    """``∂f/∂φ`` (G, p) of the simulated density on the grid."""
+    return jax.jacfwd(lambda p: _sim_density(p, problem))(phi)
+
+
+@eqx.filter_jit
+def _grad_with_uniforms(phi, problem: Problem, uniforms):
+    """``∇Q`` at ``φ`` with the simulation redrawn (``uniforms``), the data fixed."""
     d = problem.data
-
-    def q(f, g, graw):
-        return _distance(f, g, graw, d.step, problem.kind, problem.ks_temperature)
-
-    return jax.jit(jax.grad(q))
+    return jax.grad(lambda p: _distance(_sim_density(p, problem, uniforms), d.density, d.raw, d.step, problem.kind, problem.ks_temperature))(phi)
 
 
 def fd_columns(grad, x, step):
@@ -150,29 +163,34 @@ def inference(problem: Problem, phi_hat, *, bootstrap: int = 100, sim_replicatio
     d = problem.data
     free = _free_coordinates(fixed, phi.shape[0])
     H = hessian(problem, phi, hessian_step, free) if hessian_matrix is None else np.asarray(hessian_matrix, np.float64)
+    p = phi.shape[0]
+    if not np.all(np.isfinite(H)):
+        # Never hand numpy's eigh a NaN (its LinAlgError was the crash of issue 16): no curvature, no standard errors.
+        nan = np.full((p, p), np.nan)
+        return Inference(hessian=H, eigenvalues=np.full(len(free), np.nan), rank=0, condition_number=float("inf"), covariance=nan,
+                         covariance_data=nan, covariance_sim=nan, std_errors_phi=np.full(p, np.nan),
+                         method="none: the Hessian is not finite at the estimate (no standard errors)", free=tuple(free))
     eigs = np.linalg.eigvalsh(H)
     rank = _rank(eigs, rank_rtol)
     cond = float(np.max(np.abs(eigs)) / np.min(np.abs(eigs))) if np.min(np.abs(eigs)) > 0 else float("inf")
     # Data part: Jacobian of the simulated density, then bootstrap the data side.
-    f = _sim_density(phi, problem)
-    J = np.asarray(jax.jacfwd(lambda p: _sim_density(p, problem))(phi), dtype=np.float64)[:, free]  # (G, p_free)
-    dq = _grad_given_f(problem)
+    f = eqx.filter_jit(_sim_density)(phi, problem)
+    J = np.asarray(_density_jacobian(phi, problem), dtype=np.float64)[:, free]  # (G, p_free)
     rng = np.random.default_rng(seed)
     y = np.asarray(d.log_sales)
     grads = []
-    density = jax.jit(_density, static_argnums=(1, 2, 5))  # one compiled re-binning per data size
+    density = _density_jit
     for _ in range(int(bootstrap)):
         yb = jnp.asarray(rng.choice(y, size=y.size, replace=True), jnp.float32)
         gb, rawb = density(yb, d.trim, d.trim_width, d.grid, d.kernel, d.step)
-        grads.append(np.asarray(dq(f, gb, rawb), dtype=np.float64) @ J)
+        grads.append(np.asarray(_grad_given_f(f, gb, rawb, problem), dtype=np.float64) @ J)
     cov_data = np.cov(np.asarray(grads).T) if bootstrap >= 2 else np.zeros_like(H)
     S = problem.uniforms.shape[0]
     if sim_replications >= 2:
-        grad_fn = eqx.filter_jit(jax.grad(lambda p, u: _distance(_sim_density(p, problem, u), d.density, d.raw, d.step, problem.kind, problem.ks_temperature)))
         sims = []
         for r in range(int(sim_replications)):
             u = common_uniforms(seed + 1 + r, S, problem.model.n_stages, uniform_bits=problem.uniform_bits)
-            sims.append(np.asarray(grad_fn(phi, u), dtype=np.float64)[free])
+            sims.append(np.asarray(_grad_with_uniforms(phi, problem, u), dtype=np.float64)[free])
         cov_sim = np.cov(np.asarray(sims).T)
         method = f"sandwich: data bootstrap ({bootstrap}) + {sim_replications} re-simulations"
     else:
@@ -190,7 +208,6 @@ def inference(problem: Problem, phi_hat, *, bootstrap: int = 100, sim_replicatio
     V = Hinv @ (cov_data + cov_sim) @ Hinv
     unbounded = np.any(np.abs(Q[:, ~pos]) >= 0.05, axis=1) if np.any(~pos) and not truncate else np.zeros(H.shape[0], bool)
     se_free = np.where(unbounded, np.inf, np.sqrt(np.maximum(np.diag(V), 0.0)))
-    p = phi.shape[0]
 
     def full(c):  # covariances of the whole φ: zero rows and columns for fixed coordinates
         out = np.zeros((p, p))

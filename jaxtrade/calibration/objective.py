@@ -71,18 +71,31 @@ class DataSummary(eqx.Module):
     raw: jax.Array  # (G,) B-spline-binned soft-trimmed data weights (sum 1), for "sml"
     cdf: jax.Array  # (G,) G
     kernel: jax.Array  # (K,) Gaussian kernel on the grid, sums to 1
-    sorted_trimmed: jax.Array  # (n_kept,) hard-trimmed sorted data log sales (exact statistics)
+    sorted_log_sales: jax.Array  # (n,) sorted data log sales; the first n_kept are the hard-trimmed sample (exact statistics)
+    n_kept: jax.Array  # () int: firms kept by hard trimming (an array, so ties in the data do not change the pytree's shapes)
     log_sales: jax.Array  # (n,) all data log sales (bootstrap)
-    bandwidth: float = eqx.field(static=True)
-    step: float = eqx.field(static=True)
+    # Scalars as (weakly typed) array leaves, not static fields: two data sets with the same grid and kernel
+    # sizes then share one compiled objective, gradient and Newton step (item 1 of issue 16: 100 runs, one compile).
+    bandwidth: jax.Array
+    step: jax.Array
+    trim_width: jax.Array
     trim: float = eqx.field(static=True)
-    trim_width: float = eqx.field(static=True)
     n: int = eqx.field(static=True)
+
+    @property
+    def sorted_trimmed(self) -> np.ndarray:
+        """The hard-trimmed sorted data log sales (the first ``n_kept`` of :attr:`sorted_log_sales`)."""
+        return np.asarray(self.sorted_log_sales)[: int(self.n_kept)]
 
 
 def _bspline_bin(x, weights, lo, step, n_grid):
-    """Cubic B-spline assignment of weighted points to a grid (C² in each point)."""
-    s = (x - lo) / step
+    """Cubic B-spline assignment of weighted points to a grid (C² in each point).
+
+    A point's four weights go to grid nodes ``i − 1 … i + 2``; nodes off the grid are dropped. The index
+    is clipped before its conversion to an integer (a float32 ``(x − lo)/step`` beyond ``2^31`` has no
+    int32 value) and a negative index is sent past the end, not wrapped: JAX's ``.at[]`` reads ``−1`` as
+    the last node, which put the mass of simulated firms far below the grid at its top (issue 16)."""
+    s = jnp.clip((x - lo) / step, -8.0, n_grid + 8.0)
     i = jnp.floor(s)
     t = s - i
     i = i.astype(jnp.int32)
@@ -90,7 +103,8 @@ def _bspline_bin(x, weights, lo, step, n_grid):
     ws = ((1 - t) ** 3 / 6, (3 * t3 - 6 * t2 + 4) / 6, (-3 * t3 + 3 * t2 + 3 * t + 1) / 6, t3 / 6)
     out = jnp.zeros((n_grid,), x.dtype)
     for off, w in zip((-1, 0, 1, 2), ws):
-        out = out.at[i + off].add(weights * w, mode="drop")
+        idx = i + off
+        out = out.at[jnp.where((idx >= 0) & (idx < n_grid), idx, n_grid)].add(weights * w, mode="drop")
     return out
 
 
@@ -109,15 +123,15 @@ def _soft_trim_weights(x, trim, width):
 _QUANTILE_ITERATIONS = 40
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
-def soft_quantile(x, level: float, width: float):
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def soft_quantile(x, level: float, width):
     """The smoothed ``level`` quantile of the sample ``x``: the root ``q`` of
     ``mean(sigmoid((q − x)/width)) = level``.
 
     With it the soft-trimmed weights of a sample sum to exactly ``level · n``. It is a smooth
     function of every point, with derivative (implicit function theorem)
     ``∂q/∂x_i = s'_i / Σ_j s'_j``, ``s'_i = σ'((q − x_i)/width)``: a kernel-weighted average over the
-    points near the quantile. The sample quantile ``jnp.quantile`` is not a usable substitute
+    points near the quantile (and ``∂q/∂width = Σ_i s'_i z_i / Σ_j s'_j``, ``z_i = (q − x_i)/width``). The sample quantile ``jnp.quantile`` is not a usable substitute
     inside a gradient: it is piecewise linear with a kink each time two firms swap ranks, and its
     derivative is the slope of the one firm at that rank. With heterogeneous slopes (firms that
     switch production paths) that single slope, multiplied by all the weight near the trimming
@@ -146,12 +160,14 @@ def soft_quantile(x, level: float, width: float):
 
 
 @soft_quantile.defjvp
-def _soft_quantile_jvp(level, width, primals, tangents):
-    (x,), (dx,) = primals, tangents
+def _soft_quantile_jvp(level, primals, tangents):
+    (x, width), (dx, dwidth) = primals, tangents
     q = soft_quantile(x, level, width)
-    s = jax.nn.sigmoid((q - x) / width)
-    ds = s * (1 - s)
-    return q, jnp.sum(ds * dx) / jnp.sum(ds)
+    # The weights s'_i / Σ s'_j as a softmax of log s'_i = log σ(z) + log σ(−z): finite however far every point
+    # lies from q (with a gap of > 88 widths around q every float32 s'_i underflowed to 0, and 0/0 was the NaN).
+    z = (q - x) / width
+    weights = jax.nn.softmax(jax.nn.log_sigmoid(z) + jax.nn.log_sigmoid(-z))
+    return q, jnp.sum(weights * dx) + jnp.sum(weights * z) * dwidth
 
 
 def _density(x, trim, width, grid, kernel, step):
@@ -160,6 +176,9 @@ def _density(x, trim, width, grid, kernel, step):
     raw = _bspline_bin(x, w, grid[0], step, grid.shape[0]) / jnp.sum(w)
     f = _smooth(raw, kernel) / step
     return f, raw
+
+
+_density_jit = jax.jit(_density, static_argnums=(1,))  # one compiled re-binning per data size and trim
 
 
 def silverman_bandwidth(x) -> float:
@@ -175,7 +194,10 @@ def prepare_data(sales, *, trim: float = 0.05, bandwidth: float | None = None, g
 
     ``trim``: share of the largest firms dropped (the paper: 0.05). ``bandwidth``: Gaussian kernel
     bandwidth in log sales (default Silverman on the trimmed data). The grid spans
-    ``[min y − 6h, q_{1−trim} + 6h]`` with step ``Δ ≤ h/3`` (``grid_size`` overrides).
+    ``[min y − 6h, q_{1−trim} + 6h]`` with step ``Δ ≤ h/3``. ``grid_size`` (>= 32) fixes the number of
+    grid points instead; the kernel then has the fixed length ``2⌈5(G − 1)/12⌉ + 3`` (at least ±5h for any
+    data, since the grid spans at least 12h), so every data set of the same size, ``trim`` and
+    ``grid_size`` has arrays of the same shapes and shares one compiled objective.
     """
     a = np.asarray(sales, dtype=np.float64)
     if a.ndim != 1 or a.size < 10:
@@ -190,23 +212,26 @@ def prepare_data(sales, *, trim: float = 0.05, bandwidth: float | None = None, g
     h = silverman_bandwidth(kept) if bandwidth is None else float(bandwidth)
     if not (np.isfinite(h) and h > 0):
         fail("bandwidth", h, "bandwidth > 0 (the data have no spread?)")
+    if grid_size is not None and not (isinstance(grid_size, (int, np.integer)) and grid_size >= 32):
+        fail("grid_size", grid_size, "grid_size must be an integer >= 32")
     tw = h / 4 if trim_width is None else float(trim_width)
     lo, hi = kept[0] - 6 * h, q + 6 * h
     g = int(grid_size) if grid_size is not None else max(256, int(math.ceil((hi - lo) / (h / 3))) + 1)
     grid = np.linspace(lo, hi, g)
     step = float(grid[1] - grid[0])
-    half = int(math.ceil(5 * h / step))
+    half = int(math.ceil(5 * h / step)) if grid_size is None else int(math.ceil(5 * (g - 1) / 12)) + 1
     kx = np.arange(-half, half + 1) * step
     kernel = np.exp(-0.5 * (kx / h) ** 2)
     kernel /= kernel.sum()
     grid_j = jnp.asarray(grid, jnp.float32)
     yj = jnp.asarray(y, jnp.float32)
-    dens, raw = _density(yj, trim, tw, grid_j, jnp.asarray(kernel, jnp.float32), step)
-    cdf = jnp.cumsum(dens) * step
+    h_j, step_j, tw_j = (jnp.asarray(float(v)) for v in (h, step, tw))  # weakly typed: float32 arrays stay float32
+    dens, raw = _density_jit(yj, float(trim), tw_j, grid_j, jnp.asarray(kernel, jnp.float32), step_j)
+    cdf = jnp.cumsum(dens) * step_j
     return DataSummary(
         grid=grid_j, density=dens, raw=raw, cdf=cdf, kernel=jnp.asarray(kernel, jnp.float32),
-        sorted_trimmed=jnp.asarray(kept, jnp.float32), log_sales=yj,
-        bandwidth=h, step=step, trim=float(trim), trim_width=tw, n=int(a.size),
+        sorted_log_sales=jnp.asarray(np.sort(y), jnp.float32), n_kept=jnp.asarray(kept.size, jnp.int32), log_sales=yj,
+        bandwidth=h_j, step=step_j, trim=float(trim), trim_width=tw_j, n=int(a.size),
     )
 
 

@@ -359,9 +359,9 @@ def _config_hash(problem: Problem, optimizer, extra) -> str:
     h = hashlib.sha256()
     h.update(np.asarray(problem.data.log_sales).tobytes())
     m = problem.model
-    h.update(repr((m.n_stages, m.sigma, m.draws, m.draws_are, m.wage_reading, m.value_dependent, m.T.tolist(), problem.kind,
+    h.update(repr((m.n_stages, m.sigma, m.draws, m.truncation_ratio, m.gamma_index, m.draws_are, m.wage_reading, m.value_dependent, m.T.tolist(), problem.kind,
                    problem.ks_temperature, problem.seed, problem.uniform_bits, problem.uniforms.shape, problem.data.trim,
-                   problem.data.bandwidth, optimizer, extra)).encode())
+                   float(problem.data.bandwidth), optimizer, extra)).encode())
     return h.hexdigest()[:16]
 
 

@@ -30,6 +30,8 @@ __all__ = [
     "IDENTIFIED",
     "FULL",
     "FAMILIES",
+    "FAMILY_ALIASES",
+    "canonical_family",
     "distribution",
     "DRAWS_AS_ALIASES",
     "WAGE_READING_ALIASES",
@@ -43,10 +45,21 @@ __all__ = [
 IDENTIFIED = ("log_shape", "log_rho", "log_wage", "log_sunk_cost")
 FULL = ("log_shape", "log_scale", "log_tau", "log_wage", "log_sunk_cost")
 
-#: Families of per-stage draws the calibration accepts, each as a *scale family* in ``(shape, scale)``:
-#: Pareto and Fréchet directly; the log-normal in scipy's convention (``shape`` = σ of ``log X``,
-#: ``scale`` = exp(μ), so ``X = scale · exp(σ Z)`` and ``scale`` is a pure scale).
-FAMILIES = ("pareto", "frechet", "lognormal")
+#: Families of per-stage draws the calibration accepts (the registry :data:`jaxtrade.distributions.FAMILIES`,
+#: Tyazhelnikov 004 §5.4), each read as a *scale family* in ``(shape, scale)``, ``X(shape, s) = s · X(shape, 1)``:
+#:
+#: - ``"pareto"``, ``"frechet"``: the registry's ``(shape, scale)`` directly;
+#: - ``"truncated_pareto"``: ``shape`` k, ``scale`` = the lower bound, ``upper = truncation_ratio · scale``
+#:   (:attr:`CalibrationModel.truncation_ratio`, fixed, default 100): a fixed ratio keeps it a scale family;
+#: - ``"lognormal"``: scipy's convention, ``shape`` = σ of ``log X``, ``scale`` = exp(μ);
+#: - ``"generalized_gamma"`` (alias ``"gengamma"``): ``p = shape``, ``d = gamma_index · shape``,
+#:   ``scale`` = a, i.e. ``X = a · Γ^{1/shape}`` with ``Γ ~ Gamma(gamma_index)``. The second shape
+#:   ``d/p = gamma_index`` (:attr:`CalibrationModel.gamma_index`, default 2) is held fixed, not calibrated:
+#:   one-period sales pin down one tail parameter (``shape``) and a fixed ``d/p`` keeps the draws
+#:   ``exp(log Γ / shape)`` of fixed ``Γ`` quantiles, differentiable and cheap (docs/calibration.md).
+FAMILIES = ("pareto", "truncated_pareto", "frechet", "lognormal", "generalized_gamma")
+#: Aliases the registry accepts (``"gengamma"``), read as the family they name.
+FAMILY_ALIASES = dict(_distributions.ALIASES)
 
 #: ``draws_as`` of earlier releases -> ``draws_are`` (:data:`jaxtrade.models.table1.DRAW_READINGS`).
 DRAWS_AS_ALIASES = {"costs": "cost", "productivities": "productivity"}
@@ -56,24 +69,35 @@ DRAWS_AS_ALIASES = {"costs": "cost", "productivities": "productivity"}
 WAGE_READING_ALIASES = {"multiplies": "china", "divides": "china-inverse"}
 
 
+def canonical_family(name) -> str:
+    """The calibration's name of family ``name`` (registry aliases resolved, case and spaces ignored)."""
+    key = str(name).strip().lower()
+    return FAMILY_ALIASES.get(key, key)
+
+
 def check_family(name) -> None:
-    if name not in FAMILIES:
-        known = tuple(k for k in _distributions.FAMILIES if k not in _distributions.ALIASES)
-        later = [k for k in known if k not in FAMILIES]
-        fail("draws", name, f"draws must name a (shape, scale) scale family of jaxtrade.distributions: one of {FAMILIES} "
-                            f"({', '.join(later)}: a second shape parameter, not wired into the calibration yet)")
+    if canonical_family(name) not in FAMILIES:
+        alias = ", ".join(f"{a} (= {c})" for a, c in FAMILY_ALIASES.items())
+        fail("draws", name, f"draws must name a family of jaxtrade.distributions: one of {FAMILIES} (alias {alias})")
 
 
-def distribution(name: str, shape, scale):
+def distribution(name: str, shape, scale, *, truncation_ratio: float = 100.0, gamma_index: float = 2.0):
     """The law of the draws of family ``name`` at ``(shape, scale)``, from the registry
-    :func:`jaxtrade.distributions.by_name`.
+    :func:`jaxtrade.distributions.by_name` (:data:`FAMILIES` gives each family's reading).
 
     ``scale`` is a pure scale in every family (``X(shape, s) = s · X(shape, 1)``), which is what the
     identification argument (sales invariant to the cost scale) needs: the log-normal is
-    ``by_name("lognormal", mu=log scale, sigma=shape)``. Works on traced values."""
+    ``by_name("lognormal", mu=log scale, sigma=shape)``, the truncated Pareto has
+    ``upper = truncation_ratio · scale``, the generalised gamma ``p = shape``, ``d = gamma_index · shape``.
+    Works on traced values."""
     check_family(name)
+    name = canonical_family(name)
     if name == "lognormal":
         return _distributions.by_name("lognormal", mu=jnp.log(scale), sigma=shape)
+    if name == "truncated_pareto":
+        return _distributions.by_name("truncated_pareto", shape=shape, scale=scale, upper=truncation_ratio * scale)
+    if name == "generalized_gamma":
+        return _distributions.by_name("generalized_gamma", scale=scale, d=gamma_index * shape, p=shape)
     return _distributions.by_name(name, shape=shape, scale=scale)
 
 
@@ -84,7 +108,7 @@ class CalibrationModel(eqx.Module):
         n_stages: ``N``, stages in the chain (the paper: 10).
         sigma: ``σ`` elasticity of substitution (the paper: 4). ``ζ`` does not enter the sales
             distribution once free entry fixes the level (eq. S1); it enters only welfare.
-        draws: family of the per-stage draws (:data:`FAMILIES`).
+        draws: family of the per-stage draws (:data:`FAMILIES`; the registry's aliases are accepted).
         draws_are: ``"productivity"`` (default: the cost is ``a = 1/z`` with ``z ~ F(shape, scale)``) or
             ``"cost"`` (``a ~ F(shape, scale)``). Table 1 does not say; the text's remark that a
             higher shape lowers and a higher scale raises expected productivity fits the
@@ -95,6 +119,10 @@ class CalibrationModel(eqx.Module):
             ``calibrate(..., fixed_wage=1.0)``.
         value_dependent: ad-valorem (iceberg) unbundling costs (eq. 7-9) instead of additive.
         trade_costs: ``T`` (2, 2), zero diagonal (default: 1 off the diagonal).
+        truncation_ratio: ``upper / scale`` of the truncated Pareto (> 1, default 100; fixed, so that
+            ``scale`` stays a pure scale). Ignored by the other families.
+        gamma_index: ``d / p`` of the generalised gamma (> 0, default 2; fixed; 1 is the Weibull).
+            Ignored by the other families.
 
     The keyword ``draws_as`` (``"costs"``/``"productivities"``) and the wage readings
     ``"multiplies"``/``"divides"`` of earlier releases are accepted as aliases
@@ -108,9 +136,12 @@ class CalibrationModel(eqx.Module):
     wage_reading: str = eqx.field(static=True)
     value_dependent: bool = eqx.field(static=True)
     trade_costs: tuple | None = eqx.field(static=True)
+    truncation_ratio: float = eqx.field(static=True)
+    gamma_index: float = eqx.field(static=True)
 
     def __init__(self, n_stages: int, sigma: float, draws: str = "pareto", draws_are: str | None = None, wage_reading: str = "china",
-                 value_dependent: bool = False, trade_costs=None, *, draws_as: str | None = None):
+                 value_dependent: bool = False, trade_costs=None, *, draws_as: str | None = None, truncation_ratio: float = 100.0,
+                 gamma_index: float = 2.0):
         if draws_as is not None:
             if draws_are is not None:
                 fail("draws_as", draws_as, "give draws_are or its alias draws_as, not both")
@@ -121,7 +152,9 @@ class CalibrationModel(eqx.Module):
         wage_reading = WAGE_READING_ALIASES.get(wage_reading, wage_reading)
         self.n_stages = n_stages
         self.sigma = sigma
-        self.draws = draws
+        self.draws = canonical_family(draws) if isinstance(draws, str) else draws
+        self.truncation_ratio = float(truncation_ratio)
+        self.gamma_index = float(gamma_index)
         self.draws_are = draws_are
         self.wage_reading = wage_reading
         self.value_dependent = bool(value_dependent)
@@ -133,6 +166,10 @@ class CalibrationModel(eqx.Module):
         if not (np.isfinite(self.sigma) and self.sigma > 1):
             fail("sigma", self.sigma, "sigma > 1 (CES demand, eq. 11)")
         check_family(self.draws)
+        if not (np.isfinite(self.truncation_ratio) and self.truncation_ratio > 1):
+            fail("truncation_ratio", self.truncation_ratio, "truncation_ratio = upper/scale of the truncated Pareto must be finite and > 1")
+        if not (np.isfinite(self.gamma_index) and self.gamma_index > 0):
+            fail("gamma_index", self.gamma_index, "gamma_index = d/p of the generalised gamma must be finite and > 0")
         if self.draws_are not in DRAW_READINGS:
             fail("draws_are", self.draws_are, f"draws_are must be one of {DRAW_READINGS} (aliases: draws_as={tuple(DRAWS_AS_ALIASES)})")
         if self.wage_reading == "none":
@@ -154,6 +191,10 @@ class CalibrationModel(eqx.Module):
         if self.trade_costs is None:
             return np.array([[0.0, 1.0], [1.0, 0.0]])
         return np.asarray(self.trade_costs, dtype=np.float64)
+
+    def distribution(self, shape, scale):
+        """The law of the draws at ``(shape, scale)`` (:func:`distribution` with this model's options)."""
+        return distribution(self.draws, shape, scale, truncation_ratio=self.truncation_ratio, gamma_index=self.gamma_index)
 
     def cost_scale(self, scale):
         """The factor that multiplies all costs: ``scale`` (cost draws) or ``1/scale`` (productivity draws)."""

@@ -20,7 +20,7 @@ from ..models.table1 import TABLE_1, table1_model
 from .inference import Inference, inference
 from .objective import Problem, _sim_density, exact_statistics, make_problem, moment_start
 from .optimise import OptimisationResult, minimise
-from .parameters import IDENTIFIED, CalibrationModel, Parameters, canonicalise, distribution, from_unconstrained, to_unconstrained
+from .parameters import IDENTIFIED, CalibrationModel, Parameters, canonicalise, from_unconstrained, to_unconstrained
 
 __all__ = ["TABLE1", "CalibrationResult", "calibrate", "fitted_and_data_log_sales", "to_sequential_model", "counterfactual_tau"]
 
@@ -80,33 +80,45 @@ class CalibrationResult:
                               "tau/cost_scale is identified. shape, tau/cost_scale, w (branch w >= 1) and sigma*f_s are identified."),
             },
             "model": {"n_stages": self.model.n_stages, "sigma": self.model.sigma, "draws": self.model.draws, "draws_are": self.model.draws_are,
-                      "wage_reading": self.model.wage_reading, "value_dependent": self.model.value_dependent},
+                      "wage_reading": self.model.wage_reading, "value_dependent": self.model.value_dependent,
+                      **({"truncation_ratio": self.model.truncation_ratio} if self.model.draws == "truncated_pareto" else {}),
+                      **({"gamma_index": self.model.gamma_index} if self.model.draws == "generalized_gamma" else {})},
             "objective": {"value": opt.value, **self.statistics},
             "optimisation": {"optimizer": opt.optimizer, "result": opt.status, "message": opt.message, "num_steps": opt.num_steps,
                              "grad_norm": opt.grad_norm if math.isfinite(opt.grad_norm) else None, "evaluations": opt.evaluations,
                              "seconds": opt.seconds, "starts": self.starts,
                              "history": [{k: v for k, v in h.items() if k != "phi"} for h in opt.history]},
             "diagnostics": None if inf is None else {
-                "coordinates": [IDENTIFIED[i] for i in inf.free], "phi": self.phi.tolist(), "hessian": inf.hessian.tolist(),
-                "eigenvalues": inf.eigenvalues.tolist(), "rank": inf.rank, "condition_number": inf.condition_number,
-                "std_errors_phi": [float(x) if np.isfinite(x) else None for x in inf.std_errors_phi], "covariance_phi": inf.covariance.tolist(),
-                "std_errors_phi_data_only": np.sqrt(np.maximum(np.diag(inf.covariance_data), 0)).tolist(),
-                "std_errors_phi_simulation_only": np.sqrt(np.maximum(np.diag(inf.covariance_sim), 0)).tolist(),
+                "coordinates": [IDENTIFIED[i] for i in inf.free], "phi": self.phi.tolist(), "hessian": _finite_or_null(inf.hessian),
+                "eigenvalues": _finite_or_null(inf.eigenvalues), "rank": inf.rank,
+                "condition_number": inf.condition_number if math.isfinite(inf.condition_number) else None,
+                "std_errors_phi": _finite_or_null(inf.std_errors_phi), "covariance_phi": _finite_or_null(inf.covariance),
+                "std_errors_phi_data_only": _finite_or_null(np.sqrt(np.maximum(np.diag(inf.covariance_data), 0))),
+                "std_errors_phi_simulation_only": _finite_or_null(np.sqrt(np.maximum(np.diag(inf.covariance_sim), 0))),
                 "method": inf.method,
             },
         }
 
 
+def _finite_or_null(a):
+    """Nested lists of floats with every non-finite entry as ``None`` (JSON has no NaN or Infinity)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 0:
+        return float(a) if np.isfinite(a) else None
+    return [_finite_or_null(x) for x in a]
+
+
 def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None = None, scale: float = 1.0, kind: str = "kld",
               n_sim: int = 20_000, seed: int = 0, trim: float = 0.05, bandwidth=None, optimizer: str = "newton", max_steps: int = 200,
               bootstrap: int = 100, sim_replications: int = 8, with_inference: bool = True, checkpoint=None, checkpoint_every: int = 10,
-              resume: bool = False, callback=None, problem: Problem | None = None, fixed_wage: float | None = None,
+              resume: bool = False, callback=None, problem: Problem | None = None, fixed_wage: float | None = None, grid_size: int | None = None,
               **minimise_kwargs) -> CalibrationResult:
     """Calibrates ``(shape, τ/scale, w, f_s)`` to firms' sales (Tyazhelnikov 004 §5.3 steps 1-4).
 
     ``start``: one or several :class:`Parameters` (multi-start: the best objective wins; each
     start's ``f_s`` is reset by :func:`moment_start`). Default start: Table 1 (2000).
     ``scale``: the normalisation at which the unidentified ``scale`` is held.
+    ``grid_size``: the density grid's size (:func:`~jaxtrade.calibration.prepare_data`; default from the bandwidth).
     ``fixed_wage``: the relative wage ``w`` when it is known from wage data. It is then held fixed
     (no reflection to ``w ≥ 1``), which removes the weakest direction of the sales data
     (docs/calibration.md: the information bound on ``ρ`` falls from 8.5% to 6.8% at n = 200,000).
@@ -119,7 +131,7 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
             fail("fixed_wage", fixed_wage, "a known relative wage must be finite and > 0")
         fixed = {2: float(np.log(fixed_wage))}
     if problem is None:
-        problem = make_problem(sales, model, n_sim=n_sim, seed=seed, kind=kind, trim=trim, bandwidth=bandwidth)
+        problem = make_problem(sales, model, n_sim=n_sim, seed=seed, kind=kind, trim=trim, bandwidth=bandwidth, grid_size=grid_size)
     starts = start if isinstance(start, (list, tuple)) else [start if start is not None else Parameters(**TABLE1[2000], sunk_cost=1.0)]
     best, records = None, []
     for i, s in enumerate(starts):
@@ -140,7 +152,7 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
         inf = inference(problem, phi, bootstrap=bootstrap, sim_replications=sim_replications, seed=seed + 1000, fixed=fixed)
     stats = exact_statistics(phi, problem)
     stats["kind"] = problem.kind
-    stats["bandwidth"] = problem.data.bandwidth
+    stats["bandwidth"] = float(problem.data.bandwidth)
     stats["trim"] = problem.data.trim
     stats["n_data"] = problem.data.n
     stats["n_sim"] = int(problem.uniforms.shape[0])
@@ -160,7 +172,7 @@ def to_sequential_model(params: Parameters, model: CalibrationModel):
     :func:`jaxtrade.table1.table1_model` under the model's reading (wage on China, country 1)."""
     return table1_model(shape=params.shape, scale=params.scale, tau=params.tau, wage=params.wage, stages=model.n_stages,
                         draws_are=model.draws_are, wage_reading=model.wage_reading, trade_costs=model.T,
-                        value_dependent=model.value_dependent, distribution=distribution(model.draws, params.shape, params.scale))
+                        value_dependent=model.value_dependent, distribution=model.distribution(params.shape, params.scale))
 
 
 def counterfactual_tau(result_0: CalibrationResult, result_1: CalibrationResult, phi_1=None) -> float:

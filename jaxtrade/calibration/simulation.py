@@ -15,16 +15,19 @@ so the cost scale cancels and only ``φ`` enters (:mod:`jaxtrade.calibration.par
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..engine.production import solve_chain
-from ..engine.rng import firm_uniforms
+from ..engine.rng import FIRM_BLOCK, block_uniforms, check_uniform_bits, seed_key
 from ..engine.validation import fail
 from ..models.table1 import wages as table1_wages
-from .parameters import CalibrationModel, Parameters, distribution, to_unconstrained
+from ..engine.distributions import gammaincinv
+from .parameters import CalibrationModel, Parameters, to_unconstrained
 
 __all__ = ["common_uniforms", "simulate_marginal_costs", "simulate_sales"]
 
@@ -36,7 +39,20 @@ def common_uniforms(seed: int, n_firms: int, n_stages: int, n_countries: int = 2
     ``dtype`` and ``uniform_bits``): in ``(0, 1)``, never 0 or 1."""
     if not (isinstance(n_firms, int) and n_firms >= 2):
         fail("n_firms", n_firms, "n_firms must be an integer >= 2")
-    return firm_uniforms(n_firms, n_stages, n_countries, seed=seed, dtype=dtype, uniform_bits=uniform_bits)
+    dtype = jnp.dtype(dtype)
+    check_uniform_bits(uniform_bits, dtype)
+    blocks = jnp.arange(0, -(-n_firms // FIRM_BLOCK), dtype=jnp.uint32)
+    u = _uniform_blocks(jnp.asarray(seed_key(seed)), blocks, n_stages * n_countries, dtype, uniform_bits)
+    return u.reshape(-1, n_stages, n_countries)[:n_firms]
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _uniform_blocks(key, blocks, n_uniforms, dtype, uniform_bits):
+    """:func:`jaxtrade.firm_uniforms`'s blocks, with the key an argument: one compilation per shape, not per seed.
+
+    (``firm_uniforms`` jits a fresh lambda that closes over the key, about 1 s of compilation per call;
+    the engine change that makes it this function is in the report of issue 16, and then this copy goes.)"""
+    return jax.vmap(lambda b: block_uniforms(key, b, n_uniforms, dtype, uniform_bits))(blocks)
 
 
 #: Bound on |log| of a unit-scale draw and of ``ρ`` and ``w`` (``e^40 ≈ 2.4e17``): a stage cost ``w·a`` and
@@ -45,28 +61,37 @@ def common_uniforms(seed: int, n_firms: int, n_stages: int, n_countries: int = 2
 LOG_BOUND = 40.0
 
 
-def _log_unit_draw(name: str, log_shape, u):
-    """``log icdf(u; shape, 1)`` in closed form, finite for every ``u`` in (0, 1) and every shape.
+def _log_unit_draw(model: CalibrationModel, log_shape, u):
+    """``log icdf(u; shape, 1)`` of ``model.draws`` in closed form, finite for every ``u`` in (0, 1) and every shape.
 
-    Pareto ``−log1p(−u)/k``; Fréchet ``−log(−log u)/k``; log-normal (σ = shape) ``σ Φ^{-1}(u)``. Computing
-    the draw in logs keeps its derivative finite where the draw itself under- or overflows (with
-    ``shape = 0.05`` the Pareto productivity of ``u = 1 − 2^-17`` is ``2^340``: its reciprocal was 0 and
-    the derivative ``0 · ∞``, the NaN gradient of issue 16)."""
+    Pareto ``−log1p(−u)/k``; truncated Pareto ``−log1p(−u c)/k``, ``c = 1 − R^{−k}`` (``R`` the
+    truncation ratio); Fréchet ``−log(−log u)/k``; log-normal (σ = shape) ``σ Φ^{-1}(u)``; generalised gamma
+    ``log P^{-1}(α, u)/p`` (α = ``gamma_index`` fixed, so the gamma quantile does not depend on the
+    parameters). Computing the draw in logs keeps its derivative finite where the draw itself under- or
+    overflows (with ``shape = 0.05`` the Pareto productivity of ``u = 1 − 2^-17`` is ``2^340``: its
+    reciprocal was 0 and the derivative ``0 · ∞``, the NaN gradient of issue 16)."""
+    name = model.draws
     shape = jnp.exp(log_shape)
     if name == "pareto":
         return -jnp.log1p(-u) / shape
+    if name == "truncated_pareto":
+        mass = -jnp.expm1(-shape * np.log(model.truncation_ratio))
+        return -jnp.log1p(-u * mass) / shape
     if name == "frechet":
         return -jnp.log(-jnp.log(u)) / shape
     if name == "lognormal":
         return shape * jax.scipy.special.ndtri(u)
-    return jnp.log(distribution(name, shape, jnp.ones((), u.dtype)).icdf(u))
+    if name == "generalized_gamma":
+        g = jax.lax.stop_gradient(gammaincinv(jnp.asarray(model.gamma_index, u.dtype), u))
+        return jnp.log(jnp.maximum(g, jnp.finfo(u.dtype).tiny)) / shape
+    return jnp.log(model.distribution(shape, jnp.ones((), u.dtype)).icdf(u))
 
 
 def _unit_costs(log_shape, uniforms, model: CalibrationModel):
     """Draws at unit cost scale: ``icdf(u; shape, 1)`` (costs) or its reciprocal (productivities), from
     their logs (:func:`_log_unit_draw`), bounded to ``[e^-40, e^40]`` (:data:`LOG_BOUND`)."""
     dtype = uniforms.dtype
-    log_z = _log_unit_draw(model.draws, jnp.clip(log_shape, -LOG_BOUND, LOG_BOUND).astype(dtype), uniforms).astype(dtype)
+    log_z = _log_unit_draw(model, jnp.clip(log_shape, -LOG_BOUND, LOG_BOUND).astype(dtype), uniforms).astype(dtype)
     log_a = log_z if model.draws_are == "cost" else -log_z
     return jnp.exp(jnp.clip(log_a, -LOG_BOUND, LOG_BOUND))
 

@@ -25,7 +25,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("sales", help="CSV (one column, header allowed) or .npy of firms' sales; 'synthetic:2000' / 'synthetic:2007' for the bundled synthetic data")
     p.add_argument("--stages", type=int, default=10, help="number of stages N (default 10)")
     p.add_argument("--sigma", type=float, default=4.0, help="elasticity of substitution (default 4)")
-    p.add_argument("--draws", default="pareto", help="distribution family of the per-stage draws: pareto (default), frechet, lognormal")
+    p.add_argument("--draws", default="pareto",
+                   help="distribution family of the per-stage draws, a name of jaxtrade.distributions (aliases accepted): pareto (default), "
+                        "truncated_pareto, frechet, lognormal, generalized_gamma (gengamma); each a scale family in (shape, scale)")
+    p.add_argument("--truncation-ratio", type=float, default=100.0, help="truncated_pareto: upper bound / scale, fixed (default 100)")
+    p.add_argument("--gamma-index", type=float, default=2.0,
+                   help="generalized_gamma: d/p, fixed (default 2; 1 is the Weibull); shape is p and d = gamma_index * shape")
     p.add_argument("--draws-are", choices=["productivity", "cost"], default=None,
                    help="reading of Table 1: the draws are productivities (default) or costs (jaxtrade.table1)")
     p.add_argument("--draws-as", choices=["productivities", "costs"], default=None, help="alias of --draws-are (earlier spelling)")
@@ -101,7 +106,8 @@ def run(args) -> int:
 
     sales = _load(args.sales)
     model = cal.CalibrationModel(n_stages=args.stages, sigma=args.sigma, draws=args.draws, draws_are=args.draws_are, draws_as=args.draws_as,
-                                 wage_reading=args.wage_reading, value_dependent=args.value_dependent)
+                                 wage_reading=args.wage_reading, value_dependent=args.value_dependent, truncation_ratio=args.truncation_ratio,
+                                 gamma_index=args.gamma_index)
     starts = _starts(args.start, cal)
     scale = args.scale if args.scale is not None else starts[0].scale
     problem = cal.make_problem(sales, model, n_sim=args.firms, seed=args.seed, kind=args.objective, trim=args.trim, bandwidth=args.bandwidth)
