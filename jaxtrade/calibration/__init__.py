@@ -37,6 +37,7 @@ from .objective import make_problem as make_problem
 from .objective import moment_start as moment_start
 from .objective import objective as objective
 from .objective import prepare_data as prepare_data
+from . import smm as smm
 from .objective import silverman_bandwidth as silverman_bandwidth
 from .objective import soft_quantile as soft_quantile
 from .optimise import OPTIMIZERS as OPTIMIZERS
@@ -69,6 +70,7 @@ from .simulation import simulate_marginal_costs as simulate_marginal_costs
 from .simulation import simulate_sales as simulate_sales
 
 __all__ = [
+    "smm",
     "CalibrationModel",
     "Parameters",
     "DataSummary",

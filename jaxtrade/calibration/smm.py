@@ -16,15 +16,23 @@ EKK estimate (θ̃, λ, σ_a, σ_h, ρ) by SMM with a derivative-free search. He
   strings), k = 1..M; E[K²] (K the number of markets entered); a smoothed CDF of sales relative to the
   market's mean at ``quantiles``; mean sales in market 0 of firms selling in n relative to all sellers in
   market 0 (n ≥ 1); and sales-weighted over plain mean K among sellers in market 0.
-* **Weighting and errors.** Ω = Var(data moments) by the delta method over firms; W = diag(Ω)^{-1};
-  standard errors from the sandwich ``(1 + n/S) (G'WG)^{-1} G'WΩWG (G'WG)^{-1}`` (simulation noise
-  factor for S simulated firms); identification as the rank of W^{1/2} G (its singular values).
-* **Minimiser:** optax L-BFGS (zoom line search; optimistix BFGS stalled at the start here) on unconstrained coordinates (θ̃ = 1 + e^{z}, λ, σ's = e^{z},
-  ρ = tanh z), one solve per temperature.
+* **Weighting and errors.** Ω = Var(data moments) by the delta method over firms; W = diag(Ω)^{-1}
+  (default) or Ω⁺ (``weight="efficient"``, :func:`weighting`); standard errors from the sandwich
+  ``(1 + n/S) (G'WG)^{-1} G'WΩWG (G'WG)^{-1}`` (simulation noise factor for S simulated firms,
+  :func:`sandwich`); identification as the singular values and rank of W^{1/2} G
+  (:func:`identification`), G by jitted forward mode (:func:`moment_jacobian`).
+* **Minimiser:** optax L-BFGS (zoom line search; optimistix BFGS stalled at the start here) on
+  unconstrained coordinates (θ̃ = 1 + e^{z}, λ, σ's = e^{z}, ρ = tanh z); one compiled step for every
+  start and temperature (τ is an argument); annealing over ``temperatures``; multi-start (``start`` a
+  list: the lowest objective wins).
+* **jit and NaN.** ``jnp.max``'s derivative divides by the count of entries equal to the maximum; under
+  ``jit`` XLA recomputed the operand in another fusion, no entry compared equal, and the Jacobian was
+  0/0 = NaN (eager was fine). :func:`max_last` takes the derivative through the arg-max instead.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 
 import equinox as eqx
@@ -33,12 +41,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import optimistix as optx
+from jax.scipy.special import ndtri
 
 from ..engine import rng
 from ..engine.validation import fail
 from ..models import market_penetration as mp
 
-__all__ = ["Estimate", "estimate", "moments_from_sales", "simulated_moments", "moment_names", "objective_factory"]
+__all__ = ["Estimate", "estimate", "moments_from_sales", "simulated_moments", "moment_names", "objective_factory",
+           "moment_jacobian", "identification", "weighting", "sandwich", "max_last", "sim_draws"]
 
 QUANTILES = (0.03, 0.1, 0.3, 1.0, 3.0)
 KERNEL = 0.15  # relative width of the smoothed CDF kernel
@@ -106,36 +116,61 @@ def moments_from_sales(sales, markets: mp.Markets, quantiles=QUANTILES):
     """(moments, Ω) of a data matrix (firms × markets, 0 = no sale); Ω = Var(moments) from the
     influence functions ψ_i = n ∂m/∂w_i (firm weights w, m homogeneous of degree 0 in w)."""
     s = jnp.asarray(np.asarray(sales, dtype=float))[:, _order(markets)]
+    return _data_moments_and_omega(s, tuple(float(q) for q in quantiles))
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _data_moments_and_omega(s, quantiles):
     w = jnp.ones(s.shape[0], s.dtype)
     g = lambda w: _data_moments(w, s, quantiles)
-    J = jax.jacrev(g)(w)  # (moments, n)
-    return g(w), J @ J.T
+    m, vjp = jax.vjp(g, w)
+    J = jax.vmap(vjp)(jnp.eye(m.shape[0], dtype=s.dtype))[0]  # (moments, n): one pullback per moment
+    return m, J @ J.T
 
 
 class SimDraws(eqx.Module):
-    uniforms: jax.Array  # (S, 1 + 2M) in the markets' original order
+    """Fixed simulation draws: ``log_u`` (S,) the log uniform of the cost rank, ``za``, ``zw`` (S, M) the
+    normal scores of the shocks (markets in their original order); computed once, outside the
+    objective, so the compiled objective carries no inverse normal CDF."""
+
+    log_u: jax.Array
+    za: jax.Array
+    zw: jax.Array
 
 
 def sim_draws(n_sim: int, n_markets: int, seed: int) -> SimDraws:
+    """Firms ``0 … n_sim−1`` of the engine's Philox stream at ``seed`` (1 + 2M float64 uniforms each)."""
     u = rng.firm_uniforms(n_sim, 1, 1 + 2 * n_markets, seed=seed, dtype=jnp.float64)[:, 0, :]
-    return SimDraws(u)
+    m = n_markets
+    return SimDraws(jnp.log(u[:, 0]), ndtri(u[:, 1 : 1 + m]), ndtri(u[:, 1 + m :]))
+
+
+def max_last(x):
+    """``max(x, axis=-1)`` with its derivative taken through the arg-max (a gather).
+
+    ``jnp.max``'s JVP divides by the number of entries equal to the maximum; under ``jit`` XLA may
+    recompute the operand in a different fusion, no entry compares equal, and the derivative is
+    0/0 = NaN (the NaN of the jitted Jacobian). The gather has no such division."""
+    i = jnp.argmax(jax.lax.stop_gradient(x), axis=-1)
+    return jnp.take_along_axis(x, i[..., None], axis=-1)[..., 0]
 
 
 def simulated_moments(p: mp.Params, markets: mp.Markets, draws: SimDraws, temperature: float, quantiles=QUANTILES):
     """Model moments from the fixed draws (importance weights b_s, smoothed entry at ``temperature``)."""
-    u = draws.uniforms
-    la, lh = mp.shock_draws(u, p)
+    la = p.sigma_a * draws.za
+    lh = p.sigma_h * (p.rho * draws.za + jnp.sqrt(1 - p.rho * p.rho) * draws.zw)
     lub, scale = mp.sales_scales(p, markets)
-    log_b = jnp.minimum(0.0, jnp.max(lub[None, :] + p.theta_tilde * lh, axis=-1))
-    log_u = log_b + jnp.log(u[:, 0])
-    ell, d, s = mp.firm_outcomes(log_u, la, lh, p, lub, scale, temperature)
-    if temperature > 0:
-        d = d / jnp.max(d, axis=-1, keepdims=True)
-    order = _order(markets)
+    log_b = jnp.minimum(0.0, max_last(lub[None, :] + p.theta_tilde * lh))
+    log_u = log_b + draws.log_u
+    hard = isinstance(temperature, (int, float)) and temperature == 0
+    ell, d, s = mp.firm_outcomes(log_u, la, lh, p, lub, scale, 0.0 if hard else temperature)
+    if not hard:
+        d = d / max_last(d)[:, None]
+    order = jnp.argsort(-markets.entry_share, stable=True)  # traced: the markets may be jit arguments
     d, s = d[:, order], s[:, order]
     w = jnp.exp(log_b)
     f = _contributions(jnp.ones_like(log_u), d, s, w, quantiles)
-    F = (w[:, None] * f).sum(0) / u.shape[0]
+    F = (w[:, None] * f).sum(0) / log_u.shape[0]
     return _moments(F, d.shape[1], len(quantiles))
 
 
@@ -161,26 +196,62 @@ def objective_factory(m_data, weight, markets, draws, temperature, quantiles=QUA
     return q
 
 
-def _lbfgs(q, z, max_steps: int, gtol: float):
-    """optax L-BFGS (zoom line search) on ``q``; stops when ‖∇q‖ < gtol·max(1, |q|)."""
-    opt = optax.lbfgs()
-    vg = optax.value_and_grad_from_state(q)
+def _objective(z, tau, m_data, weight, markets, draws):
+    r = simulated_moments(to_params(z), markets, draws, tau) - m_data
+    return jnp.sum(weight * r * r) if weight.ndim == 1 else r @ weight @ r
 
-    @jax.jit
-    def step(z, st):
-        v, g = vg(z, state=st)
-        u, st = opt.update(g, st, z, value=v, grad=g, value_fn=q)
-        return optax.apply_updates(z, u), st, v, g
 
-    st = opt.init(z)
+_OPT = optax.lbfgs()
+
+
+@jax.jit
+def _lbfgs_step(z, st, tau, m_data, weight, markets, draws):
+    """One optax L-BFGS step (zoom line search); compiled once for every start and temperature
+    (τ is an argument, not a constant)."""
+    q = lambda z: _objective(z, tau, m_data, weight, markets, draws)
+    v, g = optax.value_and_grad_from_state(q)(z, state=st)
+    u, st = _OPT.update(g, st, z, value=v, grad=g, value_fn=q)
+    return optax.apply_updates(z, u), st, v, g
+
+
+_objective_jit = jax.jit(_objective)
+_moments_jit = jax.jit(lambda p, markets, draws, tau: simulated_moments(p, markets, draws, tau))
+_jacobian_jit = jax.jit(lambda v, markets, draws, tau: jax.jacfwd(lambda v: simulated_moments(mp.Params(*v), markets, draws, tau))(v))
+
+
+def _lbfgs(z, tau, args, max_steps: int, gtol: float, on_step=None):
+    """L-BFGS on the objective at temperature ``tau``; stops when ‖∇q‖ < gtol·max(1, |q|).
+    ``on_step(i, value)`` after every step (a progress bar)."""
+    tau = jnp.asarray(tau, z.dtype)
+    st = _OPT.init(z)
     for i in range(int(max_steps)):
-        z_new, st, v, g = step(z, st)
+        z_new, st, v, g = _lbfgs_step(z, st, tau, *args)
+        if on_step is not None:
+            on_step(i, float(v))
         if not np.all(np.isfinite(np.asarray(z_new))):
             return z, i, False
         if float(jnp.linalg.norm(g)) < gtol * max(1.0, abs(float(v))):
             return z, i, True
         z = z_new
     return z, int(max_steps), False
+
+
+def moment_jacobian(p: mp.Params, markets: mp.Markets, draws: SimDraws, temperature: float):
+    """G = ∂m/∂(θ̃, λ, σ_a, σ_h, ρ) of the simulated moments (jitted forward mode)."""
+    return _jacobian_jit(_vec(p), markets, draws, jnp.asarray(float(temperature)))
+
+
+def identification(G, weight):
+    """Singular values of W^{1/2} G (descending), the numerical rank (relative tolerance 1e-8) and the
+    right singular vectors (rows: directions in (θ̃, λ, σ_a, σ_h, ρ), the last the weakest)."""
+    W = np.asarray(weight)
+    if W.ndim == 1:
+        A = np.sqrt(W)[:, None] * np.asarray(G)
+    else:  # symmetric square root of a positive semi-definite W (e.g. the efficient Ω⁺)
+        e, V = np.linalg.eigh(0.5 * (W + W.T))
+        A = (V * np.sqrt(np.maximum(e, 0.0))) @ V.T @ np.asarray(G)
+    _, sv, vt = np.linalg.svd(A, full_matrices=False)
+    return sv, int(np.sum(sv > sv[0] * 1e-8)), vt
 
 
 class Estimate(eqx.Module):
@@ -197,12 +268,15 @@ class Estimate(eqx.Module):
 
 
 def estimate(sales, *, markets: mp.Markets, seed: int = 1, start=None, n_sim: int = 50_000,
-             temperatures=(0.1, 0.03), max_steps: int = 200, gtol: float = 1e-6, progress=None) -> Estimate:
+             temperatures=(0.1, 0.03), max_steps: int = 200, gtol: float = 1e-6, weight="diagonal",
+             progress=None) -> Estimate:
     """SMM estimate of (θ̃, λ, σ_a, σ_h, ρ) from a (firms × markets) sales matrix (0 = no sale).
 
     ``markets`` must describe the same firms (e.g. :meth:`Markets.from_sales`); ``seed`` fixes the
-    simulation draws; ``start`` a :class:`~jaxtrade.models.market_penetration.Params` (default
-    θ̃=3, λ=1, σ_a=1, σ_h=0.5, ρ=0). Needs float64 (``jax_enable_x64``)."""
+    simulation draws; ``start`` a :class:`~jaxtrade.models.market_penetration.Params` or a list of them
+    (multi-start: the lowest final objective wins; default θ̃=3, λ=1, σ_a=1, σ_h=0.5, ρ=0); each start
+    runs L-BFGS at every temperature of ``temperatures`` in turn (annealing); ``weight`` see
+    :func:`weighting`; ``progress(dict)`` after every step. Needs float64 (``jax_enable_x64``)."""
     if not jax.config.jax_enable_x64:
         fail("jax_enable_x64", False, "SMM needs float64 (use jaxtrade.cli.common.float64_scope)")
     s = np.asarray(sales, dtype=float)
@@ -216,39 +290,66 @@ def estimate(sales, *, markets: mp.Markets, seed: int = 1, start=None, n_sim: in
         fail("markets", markets.n_markets, "at least 2 markets")
     t0 = time.perf_counter()
     m_data, omega = moments_from_sales(s, markets)
-    diag = jnp.maximum(jnp.diag(omega), 1e-14)
-    weight = 1.0 / diag
-    draws = sim_draws(int(n_sim), markets.n_markets, seed)
-    start = start if start is not None else mp.params(3.0, 1.0, 1.0, 0.5, 0.0)
-    mp.check_params(start)
-    z = from_params(start)
-    steps = 0
-    result = optx.RESULTS.successful
-    for tau in temperatures:
-        q = objective_factory(m_data, weight, markets, draws, float(tau))
-        z, n_steps, converged = _lbfgs(q, z, max_steps, gtol)
-        steps += n_steps
-        result = optx.RESULTS.successful if converged else optx.RESULTS.max_steps_reached
-        if progress is not None:
-            progress(tau, float(q(z)), steps)
-    tau = float(temperatures[-1])
-    q = objective_factory(m_data, weight, markets, draws, tau)
-    p = to_params(z)
-    G = jax.jacobian(lambda v: simulated_moments(mp.Params(*v), markets, draws, tau))(_vec(p))
-    WG = weight[:, None] * G
-    bread = jnp.linalg.pinv(G.T @ WG)
     n, S = s.shape[0], int(n_sim)
-    V = (1.0 + n / S) * bread @ (WG.T @ omega @ WG) @ bread
-    se = np.sqrt(np.maximum(np.diag(np.asarray(V)), 0.0))
-    sv = np.linalg.svd(np.asarray(jnp.sqrt(weight)[:, None] * G), compute_uv=False)
-    rank = int(np.sum(sv > sv[0] * 1e-8))
+    weight = weighting(omega, weight)
+    draws = sim_draws(S, markets.n_markets, seed)
+    starts = start if isinstance(start, (list, tuple)) else [start if start is not None else mp.params(3.0, 1.0, 1.0, 0.5, 0.0)]
+    for st in starts:
+        mp.check_params(st)
+    args = (m_data, weight, markets, draws)
+    best = None
+    steps = 0
+    for j, st in enumerate(starts):
+        z = from_params(st)
+        for tau in temperatures:
+            on_step = None if progress is None else (lambda i, v, tau=tau, j=j: progress(dict(start=j, temperature=float(tau), step=i, objective=v)))
+            z, n_steps, converged = _lbfgs(z, float(tau), args, max_steps, gtol, on_step)
+            steps += n_steps
+        val = float(_objective_jit(z, jnp.asarray(float(temperatures[-1])), *args))
+        if best is None or val < best[1]:
+            best = (z, val, converged)
+    z, val, converged = best
+    result = optx.RESULTS.successful if converged else optx.RESULTS.max_steps_reached
+    tau = float(temperatures[-1])
+    p = to_params(z)
+    G = moment_jacobian(p, markets, draws, tau)
+    se, V = sandwich(G, weight, omega, n, S)
+    sv, rank, _ = identification(G, weight)
     if rank < 5:
         result = optx.RESULTS.nonlinear_divergence
     names = mp.NAMES
     return Estimate(
         params={k: float(v) for k, v in zip(names, np.asarray(_vec(p)))},
         std_errors={k: float(v) for k, v in zip(names, se)},
-        result=result, num_steps=steps, residual=float(q(z)), jacobian_rank=rank, singular_values=sv,
-        moments_data=np.asarray(m_data), moments_model=np.asarray(simulated_moments(p, markets, draws, tau)),
+        result=result, num_steps=steps, residual=val, jacobian_rank=rank, singular_values=sv,
+        moments_data=np.asarray(m_data), moments_model=np.asarray(_moments_jit(p, markets, draws, jnp.asarray(tau))),
         seconds=time.perf_counter() - t0,
     )
+
+
+def weighting(omega, kind="diagonal"):
+    """W: ``"diagonal"`` diag(Ω)^{-1} (default), ``"efficient"`` Ω^{-1} (a pseudo-inverse on the span of
+    Ω's eigenvectors above 1e-10 of the largest: the moment shares are linearly related), or an array."""
+    if not isinstance(kind, str):
+        W = jnp.asarray(kind)
+        if W.shape not in ((omega.shape[0],), omega.shape):
+            fail("weight", W.shape, f"a vector or matrix matching the {omega.shape[0]} moments")
+        return W
+    if kind == "diagonal":
+        return 1.0 / jnp.maximum(jnp.diag(omega), 1e-14)
+    if kind == "efficient":
+        return jnp.linalg.pinv(omega, rtol=1e-10, hermitian=True)
+    fail("weight", kind, '"diagonal", "efficient" or an array')
+
+
+def _quad(weight, r):
+    return jnp.sum(weight * r * r) if weight.ndim == 1 else r @ weight @ r
+
+
+def sandwich(G, weight, omega, n, S):
+    """Standard errors (1 + n/S)(G'WG)^{-1} G'WΩWG (G'WG)^{-1}: the simulation noise of S draws for n firms."""
+    W = jnp.diag(weight) if weight.ndim == 1 else weight
+    WG = W @ G
+    bread = jnp.linalg.pinv(G.T @ WG)
+    V = (1.0 + n / S) * bread @ (WG.T @ omega @ WG) @ bread
+    return np.sqrt(np.maximum(np.diag(np.asarray(V)), 0.0)), np.asarray(V)

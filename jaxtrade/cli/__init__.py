@@ -33,6 +33,7 @@ _FACES = (
     "wage_inequality",
     "factor_abundance",
     "baldwin_okubo",
+    "market_penetration",
     # a new model's subcommand module: one line here
 )
 

@@ -28,8 +28,10 @@ Conventions
   σ_a, σ_h → 0 gives a strict hierarchy of markets (a firm selling in a less popular market sells in
   every more popular one).
 * Random draws: firm ``f`` reads its ``1 + 2M`` uniforms from the engine's Philox stream at counter ``f``
-  (:mod:`jaxtrade.engine.rng`), blocks of :data:`~jaxtrade.engine.rng.FIRM_BLOCK` firms, so data are
-  bitwise identical whatever ``chunk_blocks``.
+  (:mod:`jaxtrade.engine.rng`, the same bits as :func:`~jaxtrade.engine.rng.firm_uniforms`); one
+  compiled kernel per chunk shape, elementwise in firms, so data are bitwise identical whatever
+  ``chunk_firms`` (tested).
+* Counterfactual (001 §6.4: a 10% fall in trade barriers, EKK 2011 §6): :func:`counterfactual`.
 """
 
 from __future__ import annotations
@@ -57,6 +59,12 @@ __all__ = [
     "sales_scales",
     "firm_outcomes",
     "simulate",
+    "simulate_chunks",
+    "price_index_change",
+    "market_shifters",
+    "Counterfactual",
+    "counterfactual",
+    "firm_range_uniforms",
     "shock_draws",
 ]
 
@@ -243,6 +251,9 @@ def sales_scales(p: Params, mk: Markets):
     return lub, mk.mean_sales * mk.entry_share / _seller_sales_mass(p, lub)
 
 
+_sales_scales_jit = jax.jit(sales_scales)
+
+
 # --------------------------------------------------------------------------- firms
 def shock_draws(u, p: Params):
     """(log α, log η) of shape (..., M) from the normal scores of 2M uniforms ``u[..., 1:]``."""
@@ -255,7 +266,7 @@ def shock_draws(u, p: Params):
 
 
 def firm_outcomes(log_u, la, lh, p: Params, log_ubar, scale, temperature=0.0):
-    """Log profit ratio ℓ = log x, entry (hard, or sigmoid(ℓ/temperature)) and sales of firms.
+    """Log profit ratio ℓ = log x, entry (hard at a Python 0, else sigmoid(ℓ/temperature)) and sales of firms.
 
     ``log_u`` (...,), ``la``, ``lh`` (..., M). Sales σF_n (α/η)(x − x^{1−λ}) on entry, 0 otherwise,
     continuous in the parameters (e* → 0 at the threshold)."""
@@ -263,46 +274,224 @@ def firm_outcomes(log_u, la, lh, p: Params, log_ubar, scale, temperature=0.0):
     enter_hard = ell > 0
     ells = jnp.maximum(ell, 0.0)
     sales = jnp.where(enter_hard, scale[None, :] * jnp.exp(la - lh) * (jnp.exp(ells) - jnp.exp((1.0 - p.lam) * ells)), 0.0)
-    if temperature == 0.0:
+    if isinstance(temperature, (int, float)) and temperature == 0.0:  # a traced temperature: smoothed
         d = enter_hard.astype(sales.dtype)
     else:
         d = jax.nn.sigmoid(ell / temperature)
     return ell, d, sales
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _block_sales(m, key, block, p, lub, scale):
-    """Sales of the 65 536 firms of one block: one compiled graph for every block, so the bits do not
-    depend on how blocks are grouped (an XLA loop over a varying number of blocks fuses differently)."""
-    u = rng.block_uniforms(key, block, 1 + 2 * m, lub.dtype, 23)
+def firm_range_uniforms(key, first, n_firms: int, n_uniforms: int, dtype):
+    """Uniforms ``(n_firms, n_uniforms)`` of firms ``first, …, first + n_firms − 1`` (``first`` a traced
+    pair of uint32, low and high words): bit for bit those of :func:`jaxtrade.engine.rng.firm_uniforms`
+    (Philox at counter ``(f mod 2^32, f div 2^32, call, 0)``), for any ``n_firms``: a chunk need not be
+    a whole number of the engine's blocks. float64: 53-bit uniforms; float32: 23-bit."""
+    lo0, hi0 = jnp.asarray(first[0], jnp.uint32), jnp.asarray(first[1], jnp.uint32)
+    i = jnp.arange(n_firms, dtype=jnp.uint32)
+    c0 = lo0 + i
+    c1 = hi0 + (c0 < lo0).astype(jnp.uint32)  # carry into the high word
+    dtype = jnp.dtype(dtype)
+    n_words = rng.words_needed(n_uniforms, dtype, 23)
+    n_calls = -(-n_words // 4)
+    # all Philox calls of a firm at once, on (n_firms, n_calls) arrays: the same integer operations
+    # as the engine's call-by-call loop, one small graph instead of n_calls unrolled copies
+    shape = (n_firms, n_calls)
+    c0b, c1b = jnp.broadcast_to(c0[:, None], shape), jnp.broadcast_to(c1[:, None], shape)
+    c2b = jnp.broadcast_to(jnp.arange(n_calls, dtype=jnp.uint32)[None, :], shape)
+    w = rng.philox4x32(c0b, c1b, c2b, jnp.zeros(shape, jnp.uint32), key[0], key[1])
+    words = jnp.stack(w, axis=-1).reshape(n_firms, 4 * n_calls)[:, :n_words]  # call-major, as the engine
+    if dtype == jnp.float64:
+        hi = words[:, 0::2] >> np.uint32(11)
+        lo = words[:, 1::2]
+        k = hi.astype(jnp.float64) * 4294967296.0 + lo.astype(jnp.float64)
+        return (k + 0.5) * 2.0**-53
+    k = words >> np.uint32(9)
+    return (k.astype(jnp.float32) + 0.5) * np.float32(2.0**-23)
+
+
+def _split_counter(f: int):
+    return jnp.asarray(np.array([f & 0xFFFFFFFF, (f >> 32) & 0xFFFFFFFF], dtype=np.uint32))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _chunk_sales(n_firms, m, key, first, p, lub, scale, kappa):
+    """One compiled kernel for a chunk of ``n_firms`` firms (static shape), firm ``f`` reading its
+    ``1 + 2m`` uniforms at counter ``f``: every firm's sales are computed elementwise from its own
+    draws, so the output does not depend on how firms are grouped into chunks (tested bitwise).
+    ``kappa`` (m,) multiplies every firm's x_n (counterfactual market shifters; ones = baseline)."""
+    u = firm_range_uniforms(key, first, n_firms, 1 + 2 * m, lub.dtype)
     la, lh = shock_draws(u, p)
-    return firm_outcomes(jnp.log(u[:, 0]), la, lh, p, lub, scale)[2]
+    log_u = jnp.log(u[:, 0])
+    ell = lh - (log_u[:, None] - lub[None, :]) / p.theta_tilde + jnp.log(kappa)[None, :]
+    enter = ell > 0
+    ells = jnp.maximum(ell, 0.0)
+    return jnp.where(enter, scale[None, :] * jnp.exp(la - lh) * (jnp.exp(ells) - jnp.exp((1.0 - p.lam) * ells)), 0.0)
 
 
-def simulate(params: Params, *, n_firms: int, markets: Markets, seed: int = 0, chunk_blocks: int = 4, first_firm: int = 0):
-    """Firm-by-destination sales (n_firms, n_markets), 0 where the firm does not sell (001 §6.4).
+def _default_chunk(m: int) -> int:
+    return int(max(1024, min(65_536, (1 << 21) // max(m, 1))))
 
-    Firms are the source's potential firms, cost rank u ~ U(0,1) (EKK's unit measure), shocks
-    jointly log-normal; draws from the Philox stream at ``seed`` (firm f at counter f), streamed in
-    chunks of ``chunk_blocks`` × 65 536 firms: bitwise the same whatever the chunking."""
+
+def _check_sim_args(params, markets, n_firms, chunk_firms, first_firm):
     check_params(params)
     if not isinstance(markets, Markets):
         fail("markets", type(markets).__name__, "a Markets (see market_penetration.markets)")
-    n_firms = int(n_firms)
-    if n_firms < 1:
+    if int(n_firms) < 1:
         fail("n_firms", n_firms, "n_firms >= 1")
-    if int(chunk_blocks) < 1:
-        fail("chunk_blocks", chunk_blocks, "chunk_blocks >= 1")
+    if chunk_firms is not None and int(chunk_firms) < 1:
+        fail("chunk_firms", chunk_firms, "chunk_firms >= 1")
+    if int(first_firm) < 0 or int(first_firm) + int(n_firms) > 2**64:
+        fail("first_firm", first_firm, "0 <= first_firm and first_firm + n_firms <= 2**64")
+
+
+def simulate_chunks(params: Params, *, n_firms: int, markets: Markets, seed: int = 0, chunk_firms: int | None = None,
+                    first_firm: int = 0, kappa=None):
+    """Yields ``(first, sales)`` chunk by chunk (sales ``(k, n_markets)`` NumPy, firms ``first … first+k−1``):
+    the streaming form of :func:`simulate` for data too large to hold (1e6 firms × 100 markets).
+    All chunks but the last have ``chunk_firms`` rows; one compiled kernel serves them all (the last
+    is computed at the same shape and cut)."""
+    _check_sim_args(params, markets, n_firms, chunk_firms, first_firm)
+    n_firms, first_firm = int(n_firms), int(first_firm)
     m = markets.n_markets
-    lub, scale = sales_scales(params, markets)
+    lub, scale = _sales_scales_jit(params, markets)
+    kap = jnp.ones(m, lub.dtype) if kappa is None else jnp.broadcast_to(jnp.asarray(kappa, lub.dtype), (m,))
     key = jnp.asarray(rng.seed_key(seed))
-    B = rng.FIRM_BLOCK
-    b0, b1 = first_firm // B, -(-(first_firm + n_firms) // B)
-    out = []
-    blocks = np.arange(b0, b1, dtype=np.uint32)
-    for c in range(0, len(blocks), int(chunk_blocks)):
-        chunk = [_block_sales(m, key, jnp.uint32(b), params, lub, scale) for b in blocks[c : c + int(chunk_blocks)]]
-        out.append(np.asarray(jnp.concatenate(chunk)))
-    s = np.concatenate(out)
-    start = first_firm - b0 * B
-    return s[start : start + n_firms]
+    T = int(chunk_firms) if chunk_firms is not None else _default_chunk(m)
+    T = min(T, n_firms)
+    pending = None
+    for f in range(first_firm, first_firm + n_firms, T):
+        res = (f, _chunk_sales(T, m, key, _split_counter(f), params, lub, scale, kap))  # dispatched async
+        if pending is not None:
+            yield pending[0], np.asarray(pending[1])
+        k = min(T, first_firm + n_firms - f)
+        pending = (f, res[1][:k] if k < T else res[1])
+    yield pending[0], np.asarray(pending[1])
+
+
+def simulate(params: Params, *, n_firms: int, markets: Markets, seed: int = 0, chunk_firms: int | None = None,
+             first_firm: int = 0, progress=None, kappa=None):
+    """Firm-by-destination sales (n_firms, n_markets), 0 where the firm does not sell (001 §6.4).
+
+    Firms are the source's potential firms, cost rank u ~ U(0,1) (EKK's unit measure), shocks
+    jointly log-normal; firm ``f`` draws its ``1 + 2M`` uniforms from the engine's Philox stream at
+    ``seed``, counter ``f`` (the firms of :func:`jaxtrade.engine.rng.firm_uniforms`), so the data are
+    bitwise the same whatever ``chunk_firms`` (firms per call of the one compiled kernel; default
+    about 2^21 / n_markets). ``progress`` is called with the number of firms finished after each
+    chunk (e.g. ``tqdm.update``). ``kappa`` (n_markets,) multiplies x_n (:func:`counterfactual`)."""
+    _check_sim_args(params, markets, n_firms, chunk_firms, first_firm)
+    out = np.empty((int(n_firms), markets.n_markets), dtype=np.dtype(jnp.result_type(float)))
+    for f, chunk in simulate_chunks(params, n_firms=n_firms, markets=markets, seed=seed, chunk_firms=chunk_firms,
+                                    first_firm=first_firm, kappa=kappa):
+        i = f - int(first_firm)
+        out[i : i + chunk.shape[0]] = chunk
+        if progress is not None:
+            progress(chunk.shape[0])
+    return out
+
+
+# --------------------------------------------------------------------------- counterfactual (001 §6.4)
+def price_index_change(own_share, tau_hat, theta):
+    """P̂_n = [π_nn + (1 − π_nn) τ̂^{−θ}]^{−1/θ}: the price index of destination n when every foreign
+    supplier's barrier into n changes by τ̂ (wages, spending and entry costs fixed; Pareto-CES gravity,
+    θ = θ̃(σ−1) the Pareto shape), with ``own_share`` π_nn the destination's spending on its own goods."""
+    own = jnp.asarray(own_share)
+    return (own + (1.0 - own) * jnp.asarray(tau_hat) ** (-theta)) ** (-1.0 / theta)
+
+
+def market_shifters(theta_tilde, sigma, own_share, *, trade_cost_change=0.9, home: int = 0):
+    """κ_n = τ̂_n^{1−σ} P̂_n^{σ−1}: the factor on every source firm's x_n = (variable profit at full reach)/εF_n
+    (x ∝ X_n (τ_n p/P_n)^{1−σ}/F_n, 001 §6.4) when all trade barriers change by ``trade_cost_change``:
+    τ̂ = 1 at ``home``, the destinations' price indices from :func:`price_index_change`. ``own_share``
+    None: partial equilibrium (P̂ = 1)."""
+    own = None if own_share is None else np.asarray(own_share, dtype=float)
+    m = None if own is None else own.shape[0]
+    if own is not None and (own.ndim != 1 or not np.all((own > 0) & (own <= 1))):
+        fail("own_share", own, "a vector of destination own-spending shares in (0, 1]")
+    if not trade_cost_change > 0:
+        fail("trade_cost_change", trade_cost_change, "trade_cost_change > 0")
+    if not sigma > 1:
+        fail("sigma", sigma, "sigma > 1")
+    theta = float(theta_tilde) * (float(sigma) - 1.0)
+    p_hat = np.ones(1) if own is None else np.asarray(price_index_change(own, trade_cost_change, theta))
+    return p_hat, theta, m
+
+
+class Counterfactual(eqx.Module):
+    """The change in the source's firms' sales when trade barriers fall (001 §6.4; EKK 2011 Table 5).
+
+    Firms are ranked by their baseline total sales (active firms only) into deciles; per decile, over
+    ``replications`` independent simulations of ``n_firms`` potential firms: ``baseline`` and ``change``
+    in total sales (means over replications, in the units of ``mean_sales``), ``change_se`` (the
+    simulation standard deviation of one replication), ``band`` (2.5%/97.5% over replications),
+    ``exit_share`` (the share of the decile's firms that sell nowhere afterwards). ``entrants``: sales
+    of firms active only afterwards. ``kappa``: the market shifters, ``price_index``: P̂_n."""
+
+    kappa: np.ndarray
+    price_index: np.ndarray
+    baseline: np.ndarray
+    change: np.ndarray
+    change_se: np.ndarray
+    band: np.ndarray
+    exit_share: np.ndarray
+    exit_share_se: np.ndarray
+    entrant_sales: float
+    entrant_sales_se: float
+    total_change: float
+    total_change_se: float
+    replications: int
+    n_firms: int
+
+
+def _decile_stats(base, cf):
+    tb, tc = base.sum(1), cf.sum(1)
+    act = tb > 0
+    idx = np.flatnonzero(act)
+    order = idx[np.argsort(tb[idx], kind="stable")]
+    dec = np.empty(len(order), dtype=int)
+    dec[:] = (10 * np.arange(len(order))) // max(len(order), 1)
+    b = np.zeros(10); c = np.zeros(10); ex = np.zeros(10)
+    np.add.at(b, dec, tb[order]); np.add.at(c, dec, tc[order]); np.add.at(ex, dec, (tc[order] <= 0).astype(float))
+    cnt = np.bincount(dec, minlength=10)
+    ent = tc[~act].sum()
+    return b, c - b, ex / np.maximum(cnt, 1), ent, tc.sum() - tb.sum()
+
+
+def counterfactual(params: Params, markets: Markets, *, sigma: float, own_share=None, trade_cost_change: float = 0.9,
+                   home: int = 0, n_firms: int = 100_000, replications: int = 10, seed: int = 0,
+                   chunk_firms: int | None = None, progress=None) -> Counterfactual:
+    """The §6.4 counterfactual of 001 (EKK 2011): all trade barriers of the source's firms, and of every
+    other exporter, change by ``trade_cost_change`` (0.9: a 10% fall); destination ``n``'s price index
+    changes by P̂_n (:func:`price_index_change`, ``own_share`` π_nn per destination, ``home`` the
+    source's own market, where only imports get cheaper) and every firm's x_n by
+    κ_n = τ̂_n^{1−σ} P̂_n^{σ−1}; entry and sales are recomputed from the *same* draws (firm f keeps
+    its cost rank and shocks). σ enters only here (θ = θ̃(σ−1)); the estimated five parameters do
+    not pin it down. Simulation error: ``replications`` disjoint sets of ``n_firms`` firms."""
+    check_params(params)
+    if not isinstance(markets, Markets):
+        fail("markets", type(markets).__name__, "a Markets")
+    m = markets.n_markets
+    if not 0 <= int(home) < m:
+        fail("home", home, f"0 <= home < n_markets = {m}")
+    if int(replications) < 2:
+        fail("replications", replications, "replications >= 2 (for the simulation error bands)")
+    p_hat, theta, mo = market_shifters(params.theta_tilde, sigma, own_share, trade_cost_change=trade_cost_change, home=home)
+    if mo is not None and mo != m:
+        fail("own_share", np.asarray(own_share).shape, f"one share per market ({m})")
+    p_hat = np.broadcast_to(p_hat, (m,))
+    tau_hat = np.full(m, float(trade_cost_change)); tau_hat[int(home)] = 1.0
+    kappa = tau_hat ** (1.0 - sigma) * p_hat ** (sigma - 1.0)
+    rows = []
+    for r in range(int(replications)):
+        kw = dict(n_firms=n_firms, markets=markets, seed=seed, chunk_firms=chunk_firms, first_firm=r * int(n_firms))
+        base = simulate(params, **kw)
+        cf = simulate(params, kappa=kappa, **kw)
+        rows.append(_decile_stats(base, cf))
+        if progress is not None:
+            progress(1)
+    b, c, ex, ent, tot = (np.array([row[i] for row in rows]) for i in range(5))
+    return Counterfactual(
+        kappa=kappa, price_index=np.asarray(p_hat), baseline=b.mean(0), change=c.mean(0), change_se=c.std(0, ddof=1),
+        band=np.percentile(c, [2.5, 97.5], axis=0), exit_share=ex.mean(0), exit_share_se=ex.std(0, ddof=1),
+        entrant_sales=float(ent.mean()), entrant_sales_se=float(ent.std(ddof=1)), total_change=float(tot.mean()),
+        total_change_se=float(tot.std(ddof=1)), replications=int(replications), n_firms=int(n_firms),
+    )

@@ -73,14 +73,34 @@ def test_mean_sales_against_nested_quadrature():
         assert scale[n] * tot / float(mk.entry_share[n]) == pytest.approx(float(mk.mean_sales[n]), rel=1e-6)
 
 
+def test_firm_range_uniforms_are_the_engine_stream():
+    """Chunks of any length and offset read exactly the engine's firms (counter f, 53-bit float64),
+    including a firm index above 2^32 (carry into the high counter word)."""
+    from jaxtrade.engine import rng
+
+    f64 = jax.numpy.float64
+    key = jax.numpy.asarray(rng.seed_key(7))
+    gen = jax.jit(mp.firm_range_uniforms, static_argnums=(2, 3, 4))
+    u = np.asarray(rng.firm_uniforms(66_000, 1, 7, seed=7, dtype=f64)[:, 0])
+    for first in (0, 65_530, 123):
+        got = gen(key, mp._split_counter(first), 100, 7, f64)
+        assert np.array_equal(np.asarray(got), u[first : first + 100])
+    f = 2**32 - 3
+    ref = np.asarray(rng.firm_uniforms(100, 1, 7, seed=7, dtype=f64, first_firm=f)[:, 0])
+    assert np.array_equal(np.asarray(gen(key, mp._split_counter(f), 100, 7, f64)), ref)
+
+
 def test_simulate_matches_markets_and_is_chunk_invariant():
-    n = 140_000  # three Philox blocks
-    s1 = mp.simulate(P, n_firms=n, markets=MK, seed=7, chunk_blocks=1)
-    s2 = mp.simulate(P, n_firms=n, markets=MK, seed=7, chunk_blocks=2)
+    n = 60_000
+    s1 = mp.simulate(P, n_firms=n, markets=MK, seed=7, chunk_firms=1000)
+    s2 = mp.simulate(P, n_firms=n, markets=MK, seed=7, chunk_firms=7777)  # ragged last chunk
+    s3 = mp.simulate(P, n_firms=n, markets=MK, seed=7)  # default chunk, one call
     assert s1.shape == (n, 3)
-    assert np.array_equal(s1, s2)  # bitwise, whatever the chunking
-    sub = mp.simulate(P, n_firms=1000, markets=MK, seed=7, first_firm=70_000)
-    assert np.array_equal(sub, s1[70_000:71_000])
+    assert np.array_equal(s1, s2) and np.array_equal(s1, s3)  # bitwise, whatever the chunking
+    sub = mp.simulate(P, n_firms=1000, markets=MK, seed=7, first_firm=30_000, chunk_firms=333)
+    assert np.array_equal(sub, s1[30_000:31_000])
+    streamed = np.concatenate([c for _, c in mp.simulate_chunks(P, n_firms=n, markets=MK, seed=7, chunk_firms=25_000)])
+    assert np.array_equal(streamed, s1)
     d = s1 > 0
     share = np.asarray(MK.entry_share)
     se = np.sqrt(share * (1 - share) / n)
@@ -90,6 +110,28 @@ def test_simulate_matches_markets_and_is_chunk_invariant():
     assert np.all(np.abs(mean - np.asarray(MK.mean_sales)) < 5 * se_mean)
     # sales are σF (α/η) x e*: on entry strictly positive, otherwise zero
     assert np.all(s1 >= 0)
+
+
+def test_counterfactual_partial_equilibrium_and_no_change():
+    """τ̂ = 1 changes nothing; a PE fall in barriers (P̂ = 1) leaves home sales as they were and
+    raises every firm's foreign sales, so no decile loses and nobody exits; in the GE version (home
+    imports cheaper, P̂_home < 1) marginal home sellers exit."""
+    kw = dict(sigma=3.0, n_firms=5000, replications=2, seed=4)
+    none = mp.counterfactual(P, MK, trade_cost_change=1.0, **kw)
+    np.testing.assert_array_equal(none.change, 0.0)
+    pe = mp.counterfactual(P, MK, **kw)
+    np.testing.assert_allclose(pe.kappa, [1.0, 0.9**-2, 0.9**-2], rtol=1e-12)
+    assert np.all(pe.change >= 0) and np.all(pe.exit_share == 0) and pe.total_change > 0
+    ge = mp.counterfactual(P, MK, own_share=[0.6, 0.9, 0.9], **kw)
+    theta = 2.46 * 2.0
+    p_home = (0.6 + 0.4 * 0.9**-theta) ** (-1 / theta)
+    np.testing.assert_allclose(ge.price_index[0], p_home, rtol=1e-12)
+    np.testing.assert_allclose(ge.kappa[0], p_home**2, rtol=1e-12)
+    assert ge.exit_share[0] > 0 and ge.change[9] > 0  # marginal home sellers exit, the top decile gains
+    # bookkeeping: the total change is the deciles' change plus the entrants' sales
+    assert ge.total_change == pytest.approx(ge.change.sum() + ge.entrant_sales, rel=1e-10)
+    with pytest.raises(JaxtradeInputError, match="own_share"):
+        mp.counterfactual(P, MK, own_share=[0.5, 0.5], **kw)
 
 
 def test_small_dispersion_gives_strict_hierarchy():
