@@ -27,16 +27,13 @@ import platform
 import time
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+import optimistix as optx
+from scipy import integrate, optimize, stats
 
-jax.config.update("jax_enable_x64", True)
-
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optimistix as optx  # noqa: E402
-from scipy import integrate, optimize, stats  # noqa: E402
-
-from jaxtrade import distributions as D  # noqa: E402
-from jaxtrade import melitz  # noqa: E402
+from jaxtrade import distributions as D
+from jaxtrade import melitz
 
 SIGMA, F, FX, FE, N_SYM = 3.0, 1.0, 1.5, 0.1, 3
 MU, SD = 0.0, 1.0
@@ -172,6 +169,7 @@ def bench_sweep(n_sweep, n_loop, repeats, n_naive=0):
 
 
 def main():
+    jax.config.update("jax_enable_x64", True)  # the equilibria are float64; set by the script, not on import
     ap = argparse.ArgumentParser()
     ap.add_argument("--countries", type=int, default=50)
     ap.add_argument("--sweep", type=int, default=1000)

@@ -10,6 +10,8 @@ bit for bit whatever the chunking or the number of devices. Resolution of the un
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -110,7 +112,13 @@ def firm_uniforms(n_firms: int, stages: int, countries: int, *, seed: int = 0, d
     key = jnp.asarray(seed_key(seed))
     k = stages * countries
     b0, b1 = first_firm // FIRM_BLOCK, -(-(first_firm + n_firms) // FIRM_BLOCK)
-    gen = jax.jit(jax.vmap(lambda b: block_uniforms(key, b, k, dtype, uniform_bits)))
-    u = gen(jnp.arange(b0, b1, dtype=jnp.uint32)).reshape(-1, stages, countries)
+    u = _blocks(key, jnp.arange(b0, b1, dtype=jnp.uint32), k, dtype, uniform_bits).reshape(-1, stages, countries)
     start = first_firm - b0 * FIRM_BLOCK
     return u[start : start + n_firms]
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _blocks(key, blocks, n_uniforms: int, dtype, uniform_bits: int):
+    """The blocks of :func:`firm_uniforms`, the key an argument: one compilation per shape, not one per call
+    (a fresh jitted lambda closing over the key compiled anew on every call, about 1 s each)."""
+    return jax.vmap(lambda b: block_uniforms(key, b, n_uniforms, dtype, uniform_bits))(blocks)

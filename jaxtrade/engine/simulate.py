@@ -11,10 +11,10 @@ Design:
 - **Counter-based draws.** Firm ``f``'s uniforms depend only on ``(seed, f)``: they are the output
   of the Philox-4x32-10 counter-based generator (Salmon et al. 2011, the generator of cuRAND and
   Random123) at key ``seed`` and counter ``(f mod 2^32, f div 2^32, j, 0)``. Firms are generated
-  in blocks of ``FIRM_BLOCK = 65_536``; a chunk is a whole number of blocks, so any chunk size and
-  any number of devices gives bitwise-identical ``.cost``. Philox is written with 32-bit integer
-  operations only (works without x64, identical on CPU and GPU) and is ~3x faster than JAX's
-  threefry on this CPU.
+  in blocks of ``FIRM_BLOCK = 65_536``; a chunk is a whole number of blocks (a requested chunk size
+  is rounded up), so any chunk size and any number of devices gives bitwise-identical ``.cost``.
+  Philox is written with 32-bit integer operations only (works without x64, identical on CPU and
+  GPU) and is ~3x faster than JAX's threefry on this CPU.
 - **Resolution.** In float32 each 32-bit word gives two 16-bit uniforms ``u = (k + ½)/2^16``
   (``uniform_bits=16``, the default: half the random bits per firm) or one 23-bit uniform
   ``u = (k + ½)/2^23`` (``uniform_bits=23``). Both are exactly representable, never 0 or 1, and
@@ -58,6 +58,7 @@ __all__ = [
     "ChunkReducer",
     "run_chunks",
     "default_chunk_size",
+    "round_chunk_size",
     "FIRM_BLOCK",
     "SequentialModel",
     "SimulationSummary",
@@ -68,6 +69,7 @@ __all__ = [
 ]
 
 DEFAULT_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+_MATERIALISE_COST = True  # see _chunk_body (a switch for benchmarks/simulate.py's same-run comparison)
 _TARGET_CHUNK_ELEMENTS = 1 << 23  # draws (firms × stages × countries) per chunk by default (~400 MB peak RSS)
 
 
@@ -313,8 +315,9 @@ class SimulationSummary(eqx.Module):
 class SimulationResult(eqx.Module):
     """Result of :func:`simulate`: ``cost`` (the firms' MC in firm order, ``(n_firms,)`` or
     ``(n_firms, D)``; ``None`` unless ``keep=True`` or ``common_uniforms``), ``summary``, and how
-    it was computed (``seed``, ``chunk_size``, ``n_chunks``, ``n_devices``, ``dtype``,
-    ``uniform_bits``)."""
+    it was computed (``seed``, ``chunk_size`` — the one used, a whole number of blocks per device —,
+    ``n_chunks``, ``n_devices``, ``dtype``, ``uniform_bits``, and ``requested_chunk_size``, the
+    ``chunk_size`` argument before rounding, ``None`` for the default)."""
 
     cost: jax.Array | np.ndarray | None
     summary: SimulationSummary
@@ -324,6 +327,7 @@ class SimulationResult(eqx.Module):
     n_devices: int = eqx.field(static=True)
     dtype: str = eqx.field(static=True)
     uniform_bits: int = eqx.field(static=True)
+    requested_chunk_size: int | None = eqx.field(static=True, default=None)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -446,6 +450,17 @@ def default_chunk_size(n_firms: int, n_uniforms: int, n_devices: int = 1) -> int
     return (-(-blocks // n_devices) * n_devices) * FIRM_BLOCK
 
 
+def round_chunk_size(chunk_size, n_devices: int = 1) -> int:
+    """A requested ``chunk_size`` (any positive int) rounded up to whole blocks on every device:
+    the smallest multiple of ``FIRM_BLOCK × n_devices`` that is ``>= chunk_size``. Draws are
+    made per block of ``FIRM_BLOCK`` firms, so chunks are always whole blocks; the rounded value is
+    what runs (``SimulationResult.chunk_size``, ``info["chunk_size"]`` of :func:`run_chunks`)."""
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        fail("chunk_size", chunk_size, "chunk_size must be a positive int (rounded up to whole FIRM_BLOCK × n_devices)")
+    unit = FIRM_BLOCK * int(n_devices)
+    return -(-int(chunk_size) // unit) * unit
+
+
 def check_firm_count(n_firms) -> int:
     if isinstance(n_firms, bool) or not isinstance(n_firms, (int, np.integer)) or n_firms < 1:
         fail("n_firms", n_firms, "n_firms must be a Python int >= 1")
@@ -481,9 +496,11 @@ def run_chunks(
         reducer: a :class:`ChunkReducer`.
         operands: pytree of arrays passed to ``reducer.reduce`` (traced: new values, no recompile).
         seed: ``0 <= seed < 2^64``.
-        chunk_size: firms per kernel call. Drawn firms: a positive multiple of
-            ``FIRM_BLOCK × n_devices`` (default :func:`default_chunk_size`). Given ``costs``: any
-            positive number (default all of them).
+        chunk_size: firms per kernel call, any positive int. Drawn firms: rounded up to a
+            multiple of ``FIRM_BLOCK × n_devices`` (:func:`round_chunk_size`; default
+            :func:`default_chunk_size`); ``info["chunk_size"]`` is the rounded value and
+            ``info["requested_chunk_size"]`` what was asked. Given ``costs``: used as is (default
+            all of them).
         dtype, uniform_bits: precision of the draws (as in :func:`simulate`).
         devices: devices to shard the firms of each chunk over (default ``jax.devices()``).
         progress: called with the number of real firms finished after each chunk.
@@ -491,10 +508,11 @@ def run_chunks(
             ``reduce`` then receives ``model=None``).
 
     Returns:
-        ``(acc, info)``: the reducer's accumulator, and a dict with ``chunk_size``, ``n_chunks``
-        and ``n_devices``.
+        ``(acc, info)``: the reducer's accumulator, and a dict with ``chunk_size`` (the one used),
+        ``requested_chunk_size`` (``None`` for the default), ``n_chunks`` and ``n_devices``.
     """
     n_firms = check_firm_count(n_firms)
+    requested = chunk_size
     if costs is not None:
         chunk_size = n_firms if chunk_size is None else int(chunk_size)
         if chunk_size < 1:
@@ -514,8 +532,8 @@ def run_chunks(
         n_dev = len(devs)
         if chunk_size is None:
             chunk_size = default_chunk_size(n_firms, model.stages * model.countries, n_dev)
-        elif isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1 or chunk_size % (FIRM_BLOCK * n_dev):
-            fail("chunk_size", chunk_size, f"a positive multiple of FIRM_BLOCK × n_devices = {FIRM_BLOCK} × {n_dev}")
+        else:
+            chunk_size = round_chunk_size(chunk_size, n_dev)
         chunk_size = int(chunk_size)
         mesh = Mesh(np.asarray(devs), ("firms",)) if n_dev > 1 else None
         kern = _kernel(reducer, chunk_size // FIRM_BLOCK, dtype.name, int(uniform_bits), mesh)
@@ -545,7 +563,8 @@ def run_chunks(
             collect(pending.popleft())
     while pending:
         collect(pending.popleft())
-    return acc, dict(chunk_size=chunk_size, n_chunks=n_chunks, n_devices=n_dev)
+    return acc, dict(chunk_size=chunk_size, n_chunks=n_chunks, n_devices=n_dev,
+                     requested_chunk_size=None if requested is None else int(requested))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -594,6 +613,11 @@ def _chunk_body(model, costs, valid, operands, cfg: "_Summaries"):
     """Solves and reduces one device's firms of a chunk (the traced body of :class:`_Summaries`)."""
     sol = model.solve(costs)  # without cfg.paths only .cost is read: jit drops the path recovery
     st = _firm_stats(model, sol, cfg.paths)
+    if _MATERIALISE_COST:
+        # Computed once and stored: the MC enters ~7 reductions (count, sums, min, max, histogram)
+        # and XLA:CPU, which has no multi-output fusion, otherwise fused (recomputed) the whole
+        # chain recursion into each of them (7 passes over the chunk's costs). Bitwise the same.
+        st["cost"] = _production._materialise(st["cost"], costs)
     parts = _partials(model, st, valid, *operands, cfg)
     if cfg.keep:
         parts["cost"], parts["valid"] = st["cost"], valid
@@ -728,8 +752,10 @@ def simulate(
         model: a :class:`SequentialModel`.
         n_firms: number of firms (any positive int; chunks are padded and masked).
         seed: ``0 <= seed < 2^64``.
-        chunk_size: firms per kernel call, a positive multiple of ``FIRM_BLOCK · n_devices``;
-            default ≈ 2^23 draws per chunk, at most what ``n_firms`` needs. Memory is O(chunk).
+        chunk_size: firms per kernel call, any positive int, rounded up to a multiple of
+            ``FIRM_BLOCK · n_devices`` (the value used is ``result.chunk_size``, the one asked
+            ``result.requested_chunk_size``); default ≈ 2^23 draws per chunk, at most what
+            ``n_firms`` needs. Memory is O(chunk). Results do not depend on it (bitwise ``.cost``).
         keep: also return every firm's MC (``.cost``, on the host; 4 bytes per firm in float32)
             and exact quantiles.
         sigma: CES elasticity σ; adds the power mean ``(E[MC^{1−σ}])^{1/(1−σ)}`` (§4.4).
@@ -849,6 +875,7 @@ def simulate(
         n_devices=n_dev,
         dtype=dtype.name,
         uniform_bits=uniform_bits,
+        requested_chunk_size=info["requested_chunk_size"],
     )
 
 

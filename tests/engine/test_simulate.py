@@ -146,6 +146,17 @@ def test_chunk_size_invariance_bitwise_and_no_retrace(monkeypatch):
         np.testing.assert_array_equal(other.cost, base.cost)
         np.testing.assert_allclose(other.summary.power_mean, base.summary.power_mean, rtol=1e-6)
         np.testing.assert_array_equal(other.summary.log_cost_counts, base.summary.log_cost_counts)
+    # Any positive chunk size: rounded up to whole blocks (stated in the result), same firms bit for bit.
+    for chunk, used in ((1, FIRM_BLOCK), (12_345, FIRM_BLOCK), (2 * FIRM_BLOCK + 1, 3 * FIRM_BLOCK)):
+        odd = simulate(model, n, seed=9, keep=True, chunk_size=chunk, sigma=3.0)
+        assert odd.chunk_size == used and odd.requested_chunk_size == chunk
+        assert odd.n_chunks == -(-n // used)
+        np.testing.assert_array_equal(odd.cost, base.cost)
+        np.testing.assert_array_equal(odd.summary.log_cost_counts, base.summary.log_cost_counts)
+        assert odd.summary.min_cost == base.summary.min_cost and odd.summary.max_cost == base.summary.max_cost
+        np.testing.assert_allclose(odd.summary.power_mean, base.summary.power_mean, rtol=1e-6)
+        np.testing.assert_allclose(odd.summary.offshoring_share, base.summary.offshoring_share, rtol=1e-12)
+    assert base.requested_chunk_size == FIRM_BLOCK and simulate(model, 10, seed=9).requested_chunk_size is None
     # New parameter values, seeds and firm counts reuse the compiled kernel: its body is traced once.
     # (Counted by tracing, not by the jitted function's cache size, which read 0 in one full-suite run
     # although every call had gone through the kernel.)
@@ -252,6 +263,9 @@ _SUBPROCESS = textwrap.dedent(
     model = SequentialModel(4, [[0.0, 1.0], [1.0, 0.0]], 0.3, jd.Pareto(2.0, 0.5), wages=[1.0, 1.2])
     res = simulate(model, 5 * FIRM_BLOCK + 7, seed=21, keep=True, chunk_size=4 * FIRM_BLOCK, sigma=4.0)
     np.save(sys.argv[1], res.cost)
+    odd = simulate(model, 5 * FIRM_BLOCK + 7, seed=21, keep=True, chunk_size=FIRM_BLOCK + 3, sigma=4.0)  # 4 devices: 4 blocks
+    assert odd.chunk_size == 4 * FIRM_BLOCK and odd.requested_chunk_size == FIRM_BLOCK + 3, odd.chunk_size
+    assert np.array_equal(odd.cost, res.cost)
     print(json.dumps({"n_devices": res.n_devices, "power_mean": float(res.summary.power_mean),
                       "offshoring": float(res.summary.offshoring_share)}))
     """
@@ -370,7 +384,9 @@ def test_proposition_5_bounds_as_distributions():
         (lambda: SequentialModel(3, T2, 0.3, jd.Pareto(2.0, 1.0), tree=jaxtrade.Tree.spider(3)), "tree"),
         (lambda: SequentialModel(3, T2, 0.3, jd.Pareto(2.0, 1.0), destination_costs=np.ones((3, 2))), "destination_costs"),
         (lambda: simulate(small_model(), 0), "n_firms"),
-        (lambda: simulate(small_model(), 10, chunk_size=1000), "chunk_size"),
+        (lambda: simulate(small_model(), 10, chunk_size=0), "chunk_size"),
+        (lambda: simulate(small_model(), 10, chunk_size=1000.0), "chunk_size"),
+        (lambda: simulate(small_model(), 10, chunk_size=True), "chunk_size"),
         (lambda: simulate(small_model(), 10, seed=-1), "seed"),
         (lambda: simulate(small_model(), 10, sigma=1.0), "sigma"),
         (lambda: simulate(small_model(), 10, uniform_bits=8), "uniform_bits"),
