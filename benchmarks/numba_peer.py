@@ -55,6 +55,31 @@ def splitmix64(x):
     return x ^ (x >> np.uint64(31))
 
 
+@numba.njit(inline="always")
+def _firm_mc(ctr, n, m, inv_shape, scale, wages, T, tau, v, new):
+    """One firm's MC: its ``n·m`` uniforms from the counter hash at ``ctr``, the Pareto inverse cdf,
+    the forward recursion (``v``, ``new``: scratch of length ``m``). Inlined into the kernels."""
+    for k in range(m):
+        u = (np.float64(splitmix64(ctr + np.uint64(k)) >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
+        v[k] = wages[k] * scale * np.exp(-inv_shape * np.log(u))
+    for i in range(1, n):
+        for k in range(m):
+            best = np.inf
+            for j in range(m):
+                c = v[j] + tau * T[j, k]
+                if c < best:
+                    best = c
+            u = (np.float64(splitmix64(ctr + np.uint64(i * m + k)) >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
+            new[k] = wages[k] * scale * np.exp(-inv_shape * np.log(u)) + best
+        for k in range(m):
+            v[k] = new[k]
+    mc = v[0]
+    for k in range(1, m):
+        if v[k] < mc:
+            mc = v[k]
+    return mc
+
+
 @numba.njit(parallel=True, fastmath=False, cache=False)
 def peer_mc(n_firms, seed, n, m, shape, scale, wages, T, tau, one_minus_sigma, log_ref):
     """Per-block partial sums ``(n_blocks, 6)``: count, Σ MC, Σ MC², Σ exp((1−σ)(log MC − ref)),
@@ -70,24 +95,7 @@ def peer_mc(n_firms, seed, n, m, shape, scale, wages, T, tau, one_minus_sigma, l
         s0 = s1 = s2 = s3 = s4 = s5 = 0.0
         for f in range(b * BLOCK, min((b + 1) * BLOCK, n_firms)):
             ctr = base + np.uint64(f) * nm
-            for k in range(m):
-                u = (np.float64(splitmix64(ctr + np.uint64(k)) >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
-                v[k] = wages[k] * scale * np.exp(-inv_shape * np.log(u))
-            for i in range(1, n):
-                for k in range(m):
-                    best = np.inf
-                    for j in range(m):
-                        c = v[j] + tau * T[j, k]
-                        if c < best:
-                            best = c
-                    u = (np.float64(splitmix64(ctr + np.uint64(i * m + k)) >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
-                    new[k] = wages[k] * scale * np.exp(-inv_shape * np.log(u)) + best
-                for k in range(m):
-                    v[k] = new[k]
-            mc = v[0]
-            for k in range(1, m):
-                if v[k] < mc:
-                    mc = v[k]
+            mc = _firm_mc(ctr, n, m, inv_shape, scale, wages, T, tau, v, new)
             lm = np.log(mc)
             s0 += 1.0
             s1 += mc
@@ -299,23 +307,7 @@ def _peer_below(n_firms, seed, n, m, shape, scale, wages, T, tau, level):
         cnt = 0.0
         for f in range(b * BLOCK, min((b + 1) * BLOCK, n_firms)):
             ctr = base + np.uint64(f) * nm
-            for k in range(m):
-                u = (np.float64(splitmix64(ctr + np.uint64(k)) >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
-                v[k] = wages[k] * scale * np.exp(-inv_shape * np.log(u))
-            for i in range(1, n):
-                for k in range(m):
-                    best = np.inf
-                    for j in range(m):
-                        c = v[j] + tau * T[j, k]
-                        if c < best:
-                            best = c
-                    u = (np.float64(splitmix64(ctr + np.uint64(i * m + k)) >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
-                    new[k] = wages[k] * scale * np.exp(-inv_shape * np.log(u)) + best
-                for k in range(m):
-                    v[k] = new[k]
-            mc = v[0]
-            for k in range(1, m):
-                mc = min(mc, v[k])
+            mc = _firm_mc(ctr, n, m, inv_shape, scale, wages, T, tau, v, new)
             if mc <= level:
                 cnt += 1.0
         out[b] = cnt

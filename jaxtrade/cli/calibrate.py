@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from .common import save_figure
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Adds the ``calibrate`` subcommand to an ``argparse`` subparsers object."""
@@ -93,10 +95,7 @@ def _plot(path, grid, data, fitted, title):
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    tmp = str(path) + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def run(args) -> int:

@@ -9,6 +9,7 @@ message and exit status 2, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = [
     "parse_distribution",
     "parse_tree",
     "distribution_from_config",
+    "save_figure",
 ]
 
 
@@ -143,3 +145,14 @@ def distribution_from_config(cfg: dict, what: str = "distribution"):
         return distributions.by_name(cfg.get("family", "pareto"), **params)
     except JaxtradeInputError as err:
         fail(what, cfg, _condition(err))
+
+
+def save_figure(fig, path, dpi: int = 120) -> None:
+    """Writes a matplotlib figure to ``path`` atomically (a temporary file, then a rename: an
+    interrupted run never leaves a half-written PNG) and closes it."""
+    import matplotlib.pyplot as plt
+
+    tmp = str(path) + ".tmp.png"
+    fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -25,7 +25,7 @@ import sys
 
 import numpy as np
 
-from .common import count, float64_scope, parse_floats, parse_overrides
+from .common import count, float64_scope, parse_floats, parse_overrides, save_figure
 
 DEFAULTS = dict(theta_tilde=2.46, lam=0.91, sigma_a=1.69, sigma_h=0.34, rho=-0.65)  # EKK (2011) estimates
 DEFAULT_SHARES = "0.6,0.3,0.12"
@@ -133,10 +133,7 @@ def plot_data(path, sales, markets, title="EKK model (001 §6.4)"):
     ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = str(path) + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def _plot_fit(path, est, names):
@@ -155,10 +152,7 @@ def _plot_fit(path, est, names):
     ax.set_title(f"SMM fit (objective {est.residual:.3g})")
     ax.legend()
     fig.tight_layout()
-    tmp = str(path) + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def run_simulate(args) -> int:
