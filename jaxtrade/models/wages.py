@@ -46,8 +46,12 @@ Smoothing. With a finite sample of firms and the exact minimum, labour demand is
   bisects each market in its own wage.
 
 The other closure (``closure="full_employment"``, footnote 31: no homogeneous sector, every labour
-market clears, only relative demands matter) is also implemented; under it Proposition 8's uniqueness
-fails for M = 2 (a four-firm-type counter-example, ``docs/equilibrium.md``).
+market clears) is also implemented. Given ``w``, free entry pins ``P`` (``P^{D/(1−ζ)} = σ f_s p̃^{σ−1}``)
+and the price index then pins ``S = (P/p̃)^{1−σ}``, so ``L^D(w)`` has no free scale: quasi-linear
+demand is not homogeneous of degree zero in the wages (``f_s``, additive ``τ`` and the utility's linear
+good fix the unit of account), and ``w_1 = 1`` is not a free normalisation. All ``M`` wages are
+unknowns and all ``M`` markets clear, ``L_k^D(w) = L_k`` (``docs/equilibrium.md``); for the exact
+minimum the solver is the homotopy + Gauss-Seidel polish for every M.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from jaxtyping import Array, Float
 
 from .sequential_ge import QuasiLinearCES, free_entry_closed_form
 from ..engine.production import Tree, solve_chain, solve_tree
+from ..engine.selection import JaxtradeSolveError
 from ..engine.validation import fail, is_concrete
 
 __all__ = ["WageEquilibrium", "labour_demand", "solve_wages", "CLOSURES"]
@@ -72,8 +77,9 @@ CLOSURES = ("numeraire_sector", "full_employment")
 class WageEquilibrium(eqx.Module):
     """Equilibrium wages of §3.5 under the closure of :mod:`jaxtrade.models.wages`.
 
-    - ``wages`` ``(M,)`` with ``wages[0] = 1`` (numeraire); ``labour_demand`` ``(M,)`` of the parts
-      sector; ``numeraire_sector_labour`` ``L_1 − L_1^D`` (negative: the closure is violated).
+    - ``wages`` ``(M,)`` with ``wages[0] = 1`` (numeraire; under the full-employment closure ``w_1`` is
+      solved for too); ``labour_demand`` ``(M,)`` of the parts sector; ``numeraire_sector_labour``
+      ``L_1 − L_1^D`` (negative: the closure is violated; ≈ 0 under full employment).
     - ``tariff_revenue``: the ad-valorem reading's trade-cost revenue, paid to consumers (numeraire
       units; zero in the iceberg reading and for additive costs, whose transport uses no labour);
       ``tariff_revenue_by_importer`` ``(M,)``: the part of it levied on intermediate parts, by the
@@ -83,7 +89,7 @@ class WageEquilibrium(eqx.Module):
     - ``aggregate_cost`` ``M̃C``, ``mass_of_firms`` ``S``, ``price_index`` ``P`` at those wages, and
       ``consumer_surplus`` ``CS = W − E`` (§4.1); all four per destination market ``(D,)`` with destinations
       (``S`` one for all). Welfare of a market's consumers is ``E + CS`` plus the tariff revenue they collect.
-    - ``result``, ``num_steps``, ``residual`` (max |ln L_k^D − ln L_k|, k ≥ 2).
+    - ``result``, ``num_steps``, ``residual`` (max |ln L_k^D − ln L_k| over the cleared markets: k ≥ 2, or all k under full employment).
     """
 
     wages: Float[Array, " countries"]
@@ -264,13 +270,21 @@ def _check(costs, labour_supply, f_s, temperature):
 
 def _excess(log_w_rest, args):
     costs, trade_costs, tau, labour_supply, demand, f_s, temperature, tree, value_dependent, closure, reading, dest = args
-    wages = jnp.concatenate([jnp.ones((1,), log_w_rest.dtype), jnp.exp(log_w_rest)])
+    wages = _wages_of(log_w_rest, closure)
     ld = _labour_and_revenue(wages, costs, trade_costs, tau, demand, f_s, temperature, tree, value_dependent, reading, dest)[0]
     tiny = jnp.finfo(ld.dtype).tiny
     log_ld = jnp.log(jnp.maximum(ld, tiny))
-    if closure == "full_employment":  # every labour market clears; only relative demands matter (S cancels)
-        return (log_ld[1:] - log_ld[0]) - (jnp.log(labour_supply[1:]) - jnp.log(labour_supply[0]))
+    if closure == "full_employment":  # every labour market clears, in all M wages (w_1 included)
+        return log_ld - jnp.log(labour_supply)
     return log_ld[1:] - jnp.log(labour_supply[1:])
+
+
+def _wages_of(log_w, closure):
+    """The wage vector from the unknowns: ``ln w_2..ln w_M`` (numeraire sector, ``w_1 = 1``) or
+    ``ln w_1..ln w_M`` (full employment: the wage level is an unknown, see :func:`solve_wages`)."""
+    if closure == "full_employment":
+        return jnp.exp(log_w)
+    return jnp.concatenate([jnp.ones((1,), log_w.dtype), jnp.exp(log_w)])
 
 
 @eqx.filter_jit
@@ -385,7 +399,7 @@ def solve_wages(
     reading: str = "iceberg",
     destination_costs=None,
 ) -> WageEquilibrium:
-    """Wages that clear the labour markets of countries 2..M (004 §3.5, Proposition 8).
+    """Wages that clear the labour markets of countries 2..M, or all M (004 §3.5, Proposition 8).
 
     Args:
         costs: ``(F, N, M)`` sample of firms' cost draws (held fixed: common random numbers).
@@ -413,8 +427,11 @@ def solve_wages(
             ``"ad_valorem"`` (a tariff: no extra labour, revenue to consumers; exact minimum only).
         closure: ``"numeraire_sector"`` (country 1 keeps the homogeneous sector of §4.3, which pins
             ``w_1 = 1`` and absorbs its remaining labour; markets 2..M clear) or ``"full_employment"``
-            (footnote 31: no homogeneous sector; every labour market clears, ``w_1 = 1`` is a
-            normalisation, and only relative labour demands ``L_k^D/L_1^D = L_k/L_1`` matter).
+            (footnote 31: no homogeneous sector; every labour market clears, ``L_k^D(w) = L_k`` for all k,
+            in all M wages: the wage level is pinned by free entry and the price index, so ``w_1`` is an
+            unknown; ``initial_wages`` then sets its start too, and ``bracket`` is unused).
+        throw: raise on failure (:class:`jaxtrade.engine.selection.JaxtradeSolveError`, stating the
+            residual and the tolerance, for the exact solvers; optimistix's error for the smooth one).
 
     Returns:
         :class:`WageEquilibrium` with the result code, steps and residual.
@@ -442,16 +459,20 @@ def solve_wages(
     if dest is not None and (dest.ndim != 2 or dest.shape[0] != costs.shape[-1]):
         fail("destination_costs", destination_costs, f"destination_costs must have shape (countries, destinations) = ({costs.shape[-1]}, D)")
     args = (costs, trade_costs, tau, labour_supply, demand, f_s, t, tree, bool(value_dependent), closure, reading, dest)
-    y0 = jnp.zeros((m - 1,), dtype) if initial_wages is None else jnp.log(cast(initial_wages)[1:] / cast(initial_wages)[0])
+    full = closure == "full_employment"
+    if full:  # the unknowns are all M log wages (the level is not a normalisation: see the docstring)
+        y0 = jnp.zeros((m,), dtype) if initial_wages is None else jnp.log(cast(initial_wages))
+    else:
+        y0 = jnp.zeros((m - 1,), dtype) if initial_wages is None else jnp.log(cast(initial_wages)[1:] / cast(initial_wages)[0])
     newton_tol = (rtol if rtol is not None else 1e3 * eps, atol if atol is not None else 1e3 * eps)
-    if t is None and m == 2:
+    if t is None and m == 2 and not full:
         log_w, steps, result = _bisect(lambda y: _excess_scalar(y, args), bracket, dtype, rtol, atol, max_steps)
         log_w_rest = log_w[None]
         sol = None
     elif t is None:
         # Exact wages for M > 2: a homotopy of smooth (soft-min) equilibria as the temperature falls, then
         # the Gauss-Seidel polish on the exact step functions (_polish).
-        wages0 = jnp.concatenate([jnp.ones((1,), dtype), jnp.exp(y0)])
+        wages0 = _wages_of(y0, closure)
         mc0 = jnp.min(jnp.exp(_log_mean_mc(wages0, costs, trade_costs, tau, 2.0, None, tree, bool(value_dependent), dest) / (1.0 - 2.0)))
         y, steps = y0, 0
         for c in (0.1, 0.03, 0.01, 0.003):
@@ -464,20 +485,23 @@ def solve_wages(
         steps = jnp.asarray(steps + evals)
         sol = None
     else:
+        if full:
+            # Dogleg from the default start can reach the root of the M-equation system without meeting its
+            # stopping rule (rejected steps at the rounding floor); a warm restart from where it ended stops
+            # at once. The implicit adjoint differentiates at the root, so the first leg needs no gradient.
+            y0 = jax.lax.stop_gradient(_newton(y0, args, *newton_tol, int(max_steps), False).value)
         sol = _newton(y0, args, *newton_tol, int(max_steps), bool(throw))
         log_w_rest = sol.value
     if sol is None and throw and result != optx.RESULTS.successful:
-        raise RuntimeError(f"the exact wage solver did not converge within max_steps = {max_steps} (bracket {bracket}); "
-                           "pass throw=False to get the result code and the residual")
-    wages = jnp.concatenate([jnp.ones((1,), dtype), jnp.exp(log_w_rest)])
+        res = float(jnp.max(jnp.abs(_excess(log_w_rest, args))))
+        tol = f"rtol = {1e-12 if rtol is None else rtol}, atol = {1e-12 if atol is None else atol} on ln w"
+        raise JaxtradeSolveError(f"no equilibrium: the exact wage solver did not converge within max_steps = {max_steps} "
+                                 f"(bracket {bracket}; residual max|ln L^D - ln L| = {res:.3e}; tolerance {tol}); "
+                                 "pass throw=False to get the result code and the residual")
+    wages = _wages_of(log_w_rest, closure)
     ld, (revenue, by_importer, by_dest), mc_tilde, mass, price_index = _labour_and_revenue(
         wages, costs, trade_costs, tau, demand, f_s, t, tree, bool(value_dependent), reading, dest, breakdown=True)
     res = jnp.max(jnp.abs(_excess(log_w_rest, args)))
-    if closure == "full_employment":
-        # Labour demand is linear in the mass of firms: the mass that employs L_1 clears every market
-        # at these relative wages (the price index is pinned by free entry alone, 004 §4.4).
-        scale = labour_supply[0] / ld[0]
-        ld, mass, revenue, by_importer, by_dest = ld * scale, mass * scale, revenue * scale, by_importer * scale, by_dest * scale
     return WageEquilibrium(
         wages=wages,
         labour_demand=ld,

@@ -1,6 +1,6 @@
 """Endogenous wages (004 §3.5): Lemma 2, Proposition 8 (numerically), smoothing, implicit gradients.
 
-The closure is documented in ``jaxtrade/_wages.py``: Section 4 goods market with free entry,
+The closure is documented in ``jaxtrade/models/wages.py``: Section 4 goods market with free entry,
 country 1's wage the numeraire (a homogeneous sector there), labour markets 2..M clear.
 """
 
@@ -240,41 +240,43 @@ def test_exact_wages_for_three_countries_from_many_starts():
 
 
 # Four firm types (N = 5, M = 2), σ = 8, τ = 9.389: found by a random search over small discrete
-# distributions (docs/equilibrium.md). Under the full-employment closure the relative labour demand
-# L_2^D/L_1^D rises with w_2 on [1.027, 1.225]: firms are re-weighted by MC^(-σ), and firms with a high
-# ℓ_2/ℓ_1 but a large unbundling bill lose weight more slowly.
+# distributions (docs/equilibrium.md) as a counter-example to uniqueness under the old full-employment
+# closure (w_1 = 1 fixed, only L_2^D/L_1^D = L_2/L_1 imposed), which violated the price index. Under the
+# consistent closure (all M wages unknown) a scan of market 1 along market 2's clearing curve
+# (ln w_1 ∈ [−6, 6]) shows one sign change.
 FOUR_TYPES = [[[6.242, 15.229], [15.726, 1.71], [15.088, 17.28], [10.128, 7.249], [3.917, 0.674]],
               [[16.974, 2.928], [0.723, 37.173], [31.762, 7.643], [11.622, 3.124], [37.349, 5.729]],
               [[28.736, 24.096], [0.065, 0.219], [10.441, 0.162], [33.36, 36.394], [17.604, 5.882]],
               [[3.325, 1.641], [15.57, 2.065], [3.491, 22.689], [30.578, 18.545], [35.555, 27.747]]]
 
 
-def test_proposition_8_uniqueness_fails_without_the_homogeneous_sector():
-    """Proposition 8 for M = 2 under the two closures. With the homogeneous (numeraire) sector in country 1
-    the own-wage excess demand is non-increasing (proved in jaxtrade/models/wages.py; tested above). Without
-    it (footnote 31: all labour markets clear) only relative demand matters, and it can rise with w_2: this
-    four-type economy has three equilibria, each found by the exact solver in its own bracket and each a
-    sign change of the relative excess demand."""
+def test_full_employment_closure_on_the_four_type_economy():
+    """Without the homogeneous sector (footnote 31) every labour market clears in all M wages. On the
+    four-type economy the exact solver (homotopy + Gauss-Seidel polish) ends at the same relative wage
+    ``w_2/w_1`` from three distant starts, and at each end each market's exact excess demand changes sign in
+    its own wage. With four firm types the exact (step-function) demands can leave the wage level
+    undetermined within a jump (the ends differ by 0.3% in both ``ln w``). Under the numeraire-sector closure the same economy has one equilibrium too
+    (from either bracket, the same w_2)."""
     from jaxtrade.models.wages import _excess_vector
 
     a = jnp.asarray(FOUR_TYPES)
     demand = QuasiLinearCES(8.0, 0.1)
     supply = jnp.asarray([1.0, 9.261])
     tau = 9.389
-    wages = []
-    for bracket in ((1.0, 1.05), (1.08, 1.17), (1.2, 1.26)):
-        eq = solve_wages(a, _t(2), tau, supply, demand=demand, f_s=1.0, closure="full_employment", bracket=bracket)
+    found = []
+    for start in ([1.0, 1.0], [0.2, 0.3], [5.0, 3.0]):
+        eq = solve_wages(a, _t(2), tau, supply, demand=demand, f_s=1.0, closure="full_employment", initial_wages=jnp.asarray(start))
         assert eq.result == optx.RESULTS.successful
-        w2 = float(eq.wages[1])
-        assert bracket[0] < w2 < bracket[1]
-        np.testing.assert_allclose(float(eq.numeraire_sector_labour), 0.0, atol=1e-12)
-        wages.append(w2)
-    assert wages[0] < wages[1] < wages[2] and wages[1] - wages[0] > 0.05 and wages[2] - wages[1] > 0.05
+        found.append(np.log(np.asarray(eq.wages)))
+    for y in found[1:]:  # the same relative wage (the level can differ along a firm's switching line: see the docstring)
+        np.testing.assert_allclose(y[1] - y[0], found[0][1] - found[0][0], atol=1e-9)
     args = (a, _t(2), jnp.asarray(tau), supply, demand, jnp.asarray(1.0), None, None, False, "full_employment", "iceberg", None)
-    ex = lambda w: float(_excess_vector(jnp.asarray([np.log(w)]), args)[0])  # noqa: E731
-    assert ex(wages[1] - 0.01) < 0 < ex(wages[1] + 0.01)  # the middle one is crossed from below: demand rises
-    assert ex(wages[2] - 0.01) > 0 > ex(wages[2] + 0.01)
-    # Under the numeraire-sector closure the same economy has one equilibrium: from any bracket, the same w_2.
+    for y in found:
+        for k in range(2):
+            lo, hi = y.copy(), y.copy()
+            lo[k] -= 1e-9
+            hi[k] += 1e-9
+            assert float(_excess_vector(jnp.asarray(lo), args)[k]) > 0 >= float(_excess_vector(jnp.asarray(hi), args)[k])
     one = [float(solve_wages(a, _t(2), tau, supply, demand=demand, f_s=1.0, bracket=b).wages[1]) for b in ((1e-3, 1.0), (1.0, 1e3))]
     np.testing.assert_allclose(one[0], one[1], rtol=1e-10)
 
@@ -418,3 +420,81 @@ def test_ad_valorem_reading_with_destination_markets_by_brute_force(technology):
     # The iceberg reading of the same economy employs the lost quantity's labour: a different equilibrium, no revenue.
     ice = solve_wages(a, T, tau, supply, demand=DEMAND, f_s=f_s, tree=tree, value_dependent=True, destination_costs=dest)
     assert float(ice.tariff_revenue) == 0.0 and not np.allclose(np.asarray(ice.wages), w, rtol=1e-6)
+
+
+# ----------------------------------------------------- every equilibrium condition, recomputed in numpy
+
+
+def _brute_force_soft_min(a, T, tau, wages, t):
+    """Every firm's soft-min cost and labour per unit, by enumerating all M^N paths of the chain (plain
+    numpy): ``MC = −t ln Σ_paths exp(−cost/t)`` (the log-sum-exp semiring, so the recursion's soft-min is
+    this exactly) and ``ℓ_k = Σ_paths π(path) Σ_i 1(c_i = k) a_ik`` with ``π`` the soft-argmin weights
+    (``∂MC/∂w_k``)."""
+    import itertools
+
+    a, T, w = np.asarray(a), np.asarray(T), np.asarray(wages)
+    f, n, m = a.shape
+    costs, labour = [], []
+    for path in itertools.product(range(m), repeat=n):
+        c = np.array(path)
+        lab = np.zeros((f, m))
+        for i, k in enumerate(c):
+            lab[:, k] += a[:, i, k]
+        costs.append(lab @ w + tau * sum(T[c[i], c[i + 1]] for i in range(n - 1)))
+        labour.append(lab)
+    costs, labour = np.stack(costs), np.stack(labour)  # (paths, F), (paths, F, M)
+    lo = costs.min(axis=0)
+    e = np.exp(-(costs - lo) / t)
+    mc = lo - t * np.log(e.sum(axis=0))
+    pi = e / e.sum(axis=0)
+    return mc, np.einsum("pf,pfm->fm", pi, labour)
+
+
+@pytest.mark.parametrize(("closure", "m"), [("full_employment", 2), ("full_employment", 3),
+                                             pytest.param("numeraire_sector", 2, marks=pytest.mark.slow),
+                                             pytest.param("numeraire_sector", 3, marks=pytest.mark.slow)])
+def test_every_equilibrium_condition_holds_at_the_returned_solution(closure, m):
+    """Independent check of the returned wage equilibrium (004 §3.5 with §4.1-4.4): from the returned
+    wages, mass of firms ``S`` and price index ``P`` alone, with plain numpy over every firm's M^N paths,
+
+    - the price index is the CES aggregate, ``P^{1−σ} = S E[p^{1−σ}]``, ``p = σ/(σ−1) MC`` (§4.4);
+    - free entry: expected profit ``E[r]/σ = E[P^{D/(1−ζ)} p^{1−σ}]/σ = f_s`` (corrected eq. 11);
+    - labour markets: ``S E[q(MC) ℓ_k] = L_k`` in every country (full employment, footnote 31), or in
+      countries 2..M with ``L_1 − L_1^D`` the homogeneous sector's labour (numeraire sector).
+
+    The old full-employment closure (w_1 = 1 fixed, S rescaled to employ L_1 at an unchanged P) broke the
+    price index by a factor ``L_1/L_1^D``: quasi-linear demand is not homogeneous of degree zero in the
+    wages, so without the homogeneous sector the wage level is an unknown, not a normalisation."""
+    sigma, zeta, f_s, t, tau = 4.0, 0.5, 0.3, 0.05, 0.3
+    a = _draws(21 + m, 40, 3, m)
+    supply = jnp.asarray([1.0, 2.0, 0.7][:m])
+    eq = solve_wages(a, _t(m), tau, supply, demand=DEMAND, f_s=f_s, temperature=t, closure=closure)
+    assert eq.result == optx.RESULTS.successful
+    w, S, P = np.asarray(eq.wages), float(eq.mass_of_firms), float(eq.price_index)
+    mc, ell = _brute_force_soft_min(a, _t(m), tau, w, t)
+    p = sigma / (sigma - 1.0) * mc
+    np.testing.assert_allclose(P ** (1 - sigma), S * np.mean(p ** (1 - sigma)), rtol=1e-10)  # price index
+    d_exp = (sigma - 1 - zeta * sigma) / (1 - zeta)
+    np.testing.assert_allclose(np.mean(P**d_exp * p ** (1 - sigma)) / sigma, f_s, rtol=1e-10)  # free entry
+    ld = S * np.mean((P**d_exp * p ** (-sigma))[:, None] * ell, axis=0)  # S E[q(MC) ℓ_k]
+    np.testing.assert_allclose(np.asarray(eq.labour_demand), ld, rtol=1e-9)
+    cleared = slice(0, m) if closure == "full_employment" else slice(1, m)
+    np.testing.assert_allclose(ld[cleared], np.asarray(supply)[cleared], rtol=1e-9)
+    if closure == "numeraire_sector":
+        assert w[0] == 1.0
+        np.testing.assert_allclose(float(eq.numeraire_sector_labour), float(supply[0]) - ld[0], rtol=1e-12)
+    else:
+        np.testing.assert_allclose(float(eq.numeraire_sector_labour), 0.0, atol=1e-9)
+
+
+def test_exact_solver_that_does_not_converge_raises_a_named_error():
+    """A failed exact solve raises :class:`JaxtradeSolveError` (the selection engine's error for failed
+    solves) stating the residual and the tolerance; ``throw=False`` returns the result code instead."""
+    from jaxtrade.engine.selection import JaxtradeSolveError
+
+    a = _draws(6, 200, 3, 2)
+    kw = dict(demand=DEMAND, f_s=0.3, max_steps=4)
+    with pytest.raises(JaxtradeSolveError, match=r"residual max\|ln L\^D - ln L\| = .*tolerance rtol = 1e-12, atol = 1e-12"):
+        solve_wages(a, _t(2), 0.3, jnp.array([1e6, 1.0]), **kw)
+    eq = solve_wages(a, _t(2), 0.3, jnp.array([1e6, 1.0]), throw=False, **kw)
+    assert eq.result != optx.RESULTS.successful
