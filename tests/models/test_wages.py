@@ -4,6 +4,8 @@ The closure is documented in ``jaxtrade/models/wages.py``: Section 4 goods marke
 country 1's wage the numeraire (a homogeneous sector there), labour markets 2..M clear.
 """
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -498,3 +500,98 @@ def test_exact_solver_that_does_not_converge_raises_a_named_error():
         solve_wages(a, _t(2), 0.3, jnp.array([1e6, 1.0]), **kw)
     eq = solve_wages(a, _t(2), 0.3, jnp.array([1e6, 1.0]), throw=False, **kw)
     assert eq.result != optx.RESULTS.successful
+
+
+def _exact_or_soft_labour_demand(log_w, lab, trans, sigma, zeta, f_s, t=None):
+    """Plain-numpy ``L^D`` (004 §3.5 with §4.4 free entry) at a batch of log wages ``(G, 2)``, over every
+    path of the chain: ``lab`` ``(paths, F, 2)`` labour per unit of each path, ``trans`` ``(paths,)`` its
+    additive trade cost. Exact minimum (``t=None``) or the soft-min at temperature ``t``."""
+    c = np.einsum("pfk,gk->gpf", lab, np.exp(log_w)) + trans[None, :, None]
+    lo = c.min(axis=1)
+    if t is None:
+        mc, ell = lo, np.take_along_axis(lab[None], c.argmin(axis=1)[:, None, :, None], axis=1)[:, 0]
+    else:
+        e = np.exp(-(c - lo[:, None]) / t)
+        mc, ell = lo - t * np.log(e.sum(axis=1)), np.einsum("gpf,pfk->gfk", e / e.sum(axis=1)[:, None], lab)
+    d = sigma - 1 - zeta * sigma
+    m1 = np.mean(mc ** (1 - sigma), axis=1)
+    p_tilde = sigma / (sigma - 1) * m1 ** (1 / (1 - sigma))
+    mass = (sigma * f_s) ** (-(1 - zeta) * (sigma - 1) / d) * p_tilde ** (-zeta * (sigma - 1) / d)  # free entry + price index
+    return (sigma - 1) * f_s * mass[:, None] * np.einsum("gf,gfk->gk", mc ** (-sigma), ell) / mc.shape[1] / m1[:, None]
+
+
+def _market_1_along_market_2_clearing(y1, lab, trans, par, supply, t=None):
+    """For each ``ln w_1`` the ``ln w_2`` that clears market 2 (bisection: own-wage excess demand falls, the
+    aggregate Lemma 2) and market 1's log excess demand there."""
+    span = 40.0 if t is None else 4.0  # the soft-min cost turns negative far below the temperature's scale
+    lo, hi = y1 - span, y1 + span
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        up = _exact_or_soft_labour_demand(np.stack([y1, mid], 1), lab, trans, *par, t=t)[:, 1] > supply[1]
+        lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
+    y2 = 0.5 * (lo + hi)
+    ld = _exact_or_soft_labour_demand(np.stack([y1, y2], 1), lab, trans, *par, t=t)
+    if t is not None:  # the exact demand is a step function: market 2 then clears at a jump (its crossing)
+        np.testing.assert_allclose(ld[:, 1], supply[1], rtol=1e-6)
+    with np.errstate(divide="ignore"):  # the exact L_1^D is 0 at extreme wages: ln = −∞, a negative sign
+        return y2, np.log(ld[:, 0] / supply[0])
+
+
+def test_full_employment_equilibrium_is_unique_on_random_two_country_economies():
+    """Proposition 8 under the full-employment closure (footnote 31, M = 2): on 10 random small chain economies
+    (Pareto or lognormal costs with country and stage productivity gaps, additive τ from 0 to 10× the mean
+    cost, σ, ζ, f_s, L_1, L_2 random) market 1's excess demand along market 2's clearing curve changes sign
+    exactly once, from + (low wages) to −, over ln w_1 ∈ [−10, 10] with the exact minimum and over ±1.5 around the
+    solution with the soft-min; the smooth solver (temperature 1% of a firm's cost at that level) from two starts, ``level·(0.3, 3)``
+    and ``level·(3, 0.3)``, ends at that one crossing. Plain
+    numpy over all 2^N paths (independent of the solver). Evidence, not proof: see docs/equilibrium.md."""
+    n_firms, n_stages = 40, 3
+    paths = np.array(list(itertools.product([0, 1], repeat=n_stages)))
+
+    @jax.jit  # one compilation for all economies (same shapes)
+    def solve(a, tau, supply, sigma, zeta, f_s, t, start):
+        eq = solve_wages(a, _t(2), tau, supply, demand=QuasiLinearCES(sigma, zeta), f_s=f_s, temperature=t,
+                         closure="full_employment", initial_wages=start)
+        return eq.wages, eq.result == optx.RESULTS.successful
+
+    rng = np.random.default_rng(2026)
+    for _ in range(10):
+        if rng.random() < 0.5:
+            a = (1 - rng.random((n_firms, n_stages, 2))) ** (-1 / rng.uniform(1.2, 4.0))
+        else:
+            a = np.exp(rng.normal(0.0, rng.uniform(0.2, 1.5), (n_firms, n_stages, 2)))
+        a[:, :, 1] *= np.exp(rng.normal(0.0, 1.0))
+        a[:, :, 0] *= np.exp(rng.normal(0.0, 0.5, (1, n_stages)))
+        sigma = rng.uniform(2.0, 9.0)
+        zeta = rng.uniform(0.0, 0.9) * (sigma - 1) / sigma  # D = σ − 1 − ζσ > 0
+        f_s = np.exp(rng.normal(0.0, 0.7))
+        tau = float(np.mean(a)) * rng.choice([0.0, rng.uniform(0.0, 0.5), rng.uniform(0.5, 10.0)])
+        supply = np.array([1.0, np.exp(rng.normal(0.0, 1.0))]) * np.exp(rng.normal(0.0, 0.7))
+        lab = np.zeros((len(paths), n_firms, 2))
+        for p, c in enumerate(paths):
+            for i, k in enumerate(c):
+                lab[p, :, k] += a[:, i, k]
+        trans = tau * np.abs(np.diff(paths, axis=1)).sum(axis=1)
+        par = (sigma, zeta, f_s)
+        y1 = np.linspace(-10.0, 10.0, 401)
+        _, z1 = _market_1_along_market_2_clearing(y1, lab, trans, par, supply)
+        s = np.sign(z1[z1 != 0])
+        assert s[0] > 0 > s[-1] and np.sum(s[1:] != s[:-1]) == 1, (sigma, zeta, f_s, tau, supply)
+        # soft-min temperature 1% of a firm's cost at the exact equilibrium's wage level
+        level = float(np.exp(y1[np.argmax(z1 <= 0)]))
+        t = 0.01 * float(np.mean(a)) * n_stages * level
+        ends = []
+        for start in ([0.3, 3.0], [3.0, 0.3]):  # relative to the exact equilibrium's wage level
+            wages, ok = solve(*(jnp.asarray(x) for x in (a, tau, supply, sigma, zeta, f_s, t, level * np.asarray(start))))
+            assert bool(ok)
+            ends.append(np.log(np.asarray(wages)))
+        np.testing.assert_allclose(ends[1], ends[0], atol=1e-8)
+        y1 = ends[0][0] + np.linspace(-1.5, 1.5, 121)
+        y2, z1 = _market_1_along_market_2_clearing(y1, lab, trans, par, supply, t=t)
+        assert np.all(np.isfinite(z1))
+        s = np.sign(z1[z1 != 0])
+        cross = np.nonzero(s[1:] != s[:-1])[0]
+        assert s[0] > 0 > s[-1] and len(cross) == 1, (sigma, zeta, f_s, tau, supply)
+        i = cross[0]
+        assert y1[i] <= ends[0][0] <= y1[i + 1]  # the solver's root is the one crossing
+        np.testing.assert_allclose(ends[0][1], np.interp(ends[0][0], y1[i:i + 2], y2[i:i + 2]), atol=1e-3)
