@@ -202,7 +202,10 @@ def strategy_envelope(slopes, fixed) -> Envelope:
     same = (~nz) & (idx[:, None] != idx[None, :])
     cheaper = (F[:, None] < F[None, :]) | ((F[:, None] == F[None, :]) & (idx[:, None] < idx[None, :]))
     dominated = jnp.any(same & cheaper, axis=0)
-    active5 = (lo < hi) & ~dominated
+    # a chosen interval of (relative) width below a few ulps is a triple crossing in exact arithmetic
+    # (e.g. f_p = f_ex at a relative price of 1): no firm chooses that line
+    sliver = jnp.isfinite(hi) & (hi - lo <= 64 * jnp.finfo(dt).eps * jnp.abs(hi))
+    active5 = (lo < hi) & ~sliver & ~dominated
     # previous chosen line: the flatter chosen line whose crossing with j is the largest (it is unique)
     cand = jnp.where(flatter & active5[:, None], u, -jnp.inf)
     prev5 = jnp.argmax(cand, axis=0)

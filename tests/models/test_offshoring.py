@@ -17,7 +17,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optimistix as optx  # noqa: E402
 import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as hst  # noqa: E402
 from scipy import integrate, optimize, stats  # noqa: E402
 
@@ -161,6 +161,7 @@ def test_envelope_matches_enumeration_for_arbitrary_lines(c, F):
 
 
 @settings(max_examples=60, deadline=None)
+@example(sigma=2.0, alpha=0.5, n=2, tau=1.0, ratio=1.0, f_p=1.7706384794297105, f_I=1.0, f_ex=1.7706384794297105)  # a triple crossing
 @given(
     sigma=hst.floats(1.3, 8.0), alpha=hst.floats(0.05, 0.95), n=hst.integers(1, 10),
     tau=hst.floats(1.0, 3.0), ratio=hst.floats(0.05, 1.5), f_p=hst.floats(0.1, 3.0),
