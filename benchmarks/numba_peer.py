@@ -56,12 +56,18 @@ def splitmix64(x):
 
 
 @numba.njit(inline="always")
+def _pareto_draw(ctr, j, inv_shape, scale):
+    """Draw ``j`` of the firm at counter ``ctr``: a 53-bit uniform from the hash, the Pareto cost icdf."""
+    u = (np.float64(splitmix64(ctr + np.uint64(j)) >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
+    return scale * np.exp(-inv_shape * np.log(u))
+
+
+@numba.njit(inline="always")
 def _firm_mc(ctr, n, m, inv_shape, scale, wages, T, tau, v, new):
     """One firm's MC: its ``n·m`` uniforms from the counter hash at ``ctr``, the Pareto inverse cdf,
     the forward recursion (``v``, ``new``: scratch of length ``m``). Inlined into the kernels."""
     for k in range(m):
-        u = (np.float64(splitmix64(ctr + np.uint64(k)) >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
-        v[k] = wages[k] * scale * np.exp(-inv_shape * np.log(u))
+        v[k] = wages[k] * _pareto_draw(ctr, k, inv_shape, scale)
     for i in range(1, n):
         for k in range(m):
             best = np.inf
@@ -69,8 +75,7 @@ def _firm_mc(ctr, n, m, inv_shape, scale, wages, T, tau, v, new):
                 c = v[j] + tau * T[j, k]
                 if c < best:
                     best = c
-            u = (np.float64(splitmix64(ctr + np.uint64(i * m + k)) >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
-            new[k] = wages[k] * scale * np.exp(-inv_shape * np.log(u)) + best
+            new[k] = wages[k] * _pareto_draw(ctr, i * m + k, inv_shape, scale) + best
         for k in range(m):
             v[k] = new[k]
     mc = v[0]
@@ -126,8 +131,7 @@ def peer_paths(n_firms, seed, n, m, shape, scale, wages, T, tau, one_minus_sigma
             ctr = base + np.uint64(f) * nm
             for i in range(n):
                 for k in range(m):
-                    u = (np.float64(splitmix64(ctr + np.uint64(i * m + k)) >> np.uint64(11)) + 0.5) * 1.1102230246251565e-16
-                    a[i, k] = scale * np.exp(-inv_shape * np.log(u))
+                    a[i, k] = _pareto_draw(ctr, i * m + k, inv_shape, scale)
             for k in range(m):
                 v[k] = wages[k] * a[0, k]
             for i in range(1, n):

@@ -3,7 +3,6 @@
     python -m benchmarks.simulate                 # quick: N=10, M=2 headline + small sweeps
     python -m benchmarks.simulate --full          # sweeps N ∈ {5..100}, M ∈ {2..20}, firms 1e4..1e8
     python -m benchmarks.simulate --big 100000000 # one streamed run in a subprocess: time and peak RSS
-    python -m benchmarks.simulate --ab            # same-run before/after of the chunk kernel (issue #17)
 
 One script for CPU and GPU (it runs on whatever ``jax.devices()[0]`` is). Results go to
 ``benchmarks/results/<platform>-<device kind>.json``; ``python -m benchmarks.compare`` tabulates
@@ -122,44 +121,6 @@ def bench_grad(n_firms, n, m, repeats):
             "grad_finite": bool(np.all(np.isfinite(np.asarray(g))))}
 
 
-def bench_materialise_ab(n_blocks, repeats, paths=False):
-    """Same-run comparison of the chunk kernel of :func:`simulate` (``n_blocks`` × 65,536 firms in
-    one chunk) with the MC computed once and stored (the default,
-    ``jaxtrade.engine.simulate._MATERIALISE_COST``) against the former kernel, where XLA:CPU fused
-    the chain recursion into each of the ~7 reductions. Both kernels are compiled first, then
-    called alternately; their per-firm MC is checked bitwise equal."""
-    from jaxtrade.engine import simulate as S
-    from jaxtrade.engine.rng import FIRM_BLOCK, seed_key
-
-    model = SequentialModel(10, _trade(2), TAU, jd.Pareto(SHAPE, SCALE), wages=_wages(2)).astype(jnp.float32)
-    key = jnp.asarray(seed_key(1))
-    n = n_blocks * FIRM_BLOCK
-    nf = (jnp.asarray(n_blocks, jnp.uint32), jnp.asarray(0, jnp.uint32))
-    ops = tuple(jnp.asarray(x, jnp.float32) for x in (-1.0, 100.0, 0.5, -3.0))
-    flag = S._MATERIALISE_COST
-    kern, cost = {}, {}
-    try:
-        for on in (False, True):
-            S._MATERIALISE_COST = on
-            S._kernel.cache_clear()
-            kern[on] = S._kernel(S._Summaries(bins=2048, paths=paths, keep=False, has_sigma=True), n_blocks, "float32", 16, None)
-            keep = S._kernel(S._Summaries(bins=2048, paths=paths, keep=True, has_sigma=True), n_blocks, "float32", 16, None)
-            cost[on] = np.asarray(keep(model, key, jnp.uint32(0), nf, ops)["cost"])
-            jax.block_until_ready(kern[on](model, key, jnp.uint32(0), nf, ops))
-    finally:
-        S._MATERIALISE_COST = flag
-        S._kernel.cache_clear()
-    times = {False: [], True: []}
-    for r in range(repeats):
-        for on in (False, True):
-            t0 = time.perf_counter()
-            jax.block_until_ready(kern[on](model, key, jnp.uint32(r), nf, ops))
-            times[on].append(time.perf_counter() - t0)
-    before, after = statistics.median(times[False]), statistics.median(times[True])
-    return {"firms": n, "paths": paths, "before_firms_per_s": n / before, "after_firms_per_s": n / after,
-            "speedup": before / after, "cost_bitwise_equal": bool(np.array_equal(cost[False], cost[True]))}
-
-
 # ------------------------------------------------------------------------------------------
 # baselines
 
@@ -274,14 +235,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--firms", type=int, default=None, help="firms of the headline runs (default 2^22 CPU, 2^26 GPU)")
     ap.add_argument("--out", default=None)
-    ap.add_argument("--ab", action="store_true", help="only the same-run before/after comparison of the chunk kernel (prints JSON)")
     args = ap.parse_args(argv)
-    if args.ab:
-        rec = {"meta": {"device": str(jax.devices()[0].device_kind), "jax": jax.__version__, "load_average_at_start": os.getloadavg()},
-               "mc_only": bench_materialise_ab(16, max(args.repeats, 5), False), "paths": bench_materialise_ab(16, max(args.repeats, 5), True)}
-        rec["meta"]["load_average_at_end"] = os.getloadavg()
-        print(json.dumps(rec, indent=2))
-        return
 
     dev = jax.devices()[0]
     gpu = dev.platform != "cpu"

@@ -15,18 +15,16 @@ so the cost scale cancels and only ``φ`` enters (:mod:`jaxtrade.calibration.par
 
 from __future__ import annotations
 
-import functools
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..engine.distributions import gammaincinv
 from ..engine.production import solve_chain
-from ..engine.rng import FIRM_BLOCK, block_uniforms, check_uniform_bits, seed_key
+from ..engine.rng import firm_uniforms
 from ..engine.validation import fail
 from ..models.table1 import wages as table1_wages
-from ..engine.distributions import gammaincinv
 from .parameters import CalibrationModel, Parameters, to_unconstrained
 
 __all__ = ["common_uniforms", "simulate_marginal_costs", "simulate_sales"]
@@ -39,20 +37,7 @@ def common_uniforms(seed: int, n_firms: int, n_stages: int, n_countries: int = 2
     ``dtype`` and ``uniform_bits``): in ``(0, 1)``, never 0 or 1."""
     if not (isinstance(n_firms, int) and n_firms >= 2):
         fail("n_firms", n_firms, "n_firms must be an integer >= 2")
-    dtype = jnp.dtype(dtype)
-    check_uniform_bits(uniform_bits, dtype)
-    blocks = jnp.arange(0, -(-n_firms // FIRM_BLOCK), dtype=jnp.uint32)
-    u = _uniform_blocks(jnp.asarray(seed_key(seed)), blocks, n_stages * n_countries, dtype, uniform_bits)
-    return u.reshape(-1, n_stages, n_countries)[:n_firms]
-
-
-@functools.partial(jax.jit, static_argnums=(2, 3, 4))
-def _uniform_blocks(key, blocks, n_uniforms, dtype, uniform_bits):
-    """:func:`jaxtrade.firm_uniforms`'s blocks, with the key an argument: one compilation per shape, not per seed.
-
-    (``firm_uniforms`` jits a fresh lambda that closes over the key, about 1 s of compilation per call;
-    the engine change that makes it this function is in the report of issue 16, and then this copy goes.)"""
-    return jax.vmap(lambda b: block_uniforms(key, b, n_uniforms, dtype, uniform_bits))(blocks)
+    return firm_uniforms(n_firms, n_stages, n_countries, seed=seed, dtype=dtype, uniform_bits=uniform_bits)
 
 
 #: Bound on |log| of a unit-scale draw and of ``ρ`` and ``w`` (``e^40 ≈ 2.4e17``): a stage cost ``w·a`` and

@@ -278,7 +278,7 @@ def estimate(sales, *, markets: mp.Markets, seed: int = 1, start=None, n_sim: in
     runs L-BFGS at every temperature of ``temperatures`` in turn (annealing); ``weight`` see
     :func:`weighting`; ``progress(dict)`` after every step. Needs float64 (``jax_enable_x64``)."""
     if not jax.config.jax_enable_x64:
-        fail("jax_enable_x64", False, "SMM needs float64 (use jaxtrade.cli.common.float64_scope)")
+        fail("jax_enable_x64", False, "SMM needs float64: run it inside `with jax.enable_x64(True):` or set jax_enable_x64 in your script")
     s = np.asarray(sales, dtype=float)
     if not isinstance(markets, mp.Markets):
         fail("markets", type(markets).__name__, "a Markets")

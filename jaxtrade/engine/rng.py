@@ -18,7 +18,7 @@ import numpy as np
 
 from .validation import fail
 
-__all__ = ["FIRM_BLOCK", "philox4x32", "firm_uniforms", "seed_key", "block_uniforms"]
+__all__ = ["FIRM_BLOCK", "philox4x32", "firm_uniforms", "seed_key", "block_uniforms", "counter_uniforms", "range_uniforms", "u64_words"]
 
 FIRM_BLOCK = 65_536  # firms per random-number block: chunks are whole numbers of blocks
 
@@ -60,29 +60,39 @@ def words_needed(n_uniforms: int, dtype, uniform_bits: int) -> int:
     return -(-n_uniforms // 2) if uniform_bits == 16 else n_uniforms
 
 
-def block_uniforms(key, block, n_uniforms: int, dtype, uniform_bits: int, as_index: bool = False):
-    """Uniforms ``(FIRM_BLOCK, n_uniforms)`` of the firms of one block (traced ``block`` index).
+#: Philox calls per firm up to which :func:`counter_uniforms` unrolls them (the fastest kernel for the
+#: few draws of a chain); beyond, one broadcast graph (compile time stays flat with hundreds of draws).
+_UNROLL_CALLS = 32
+
+
+def counter_uniforms(key, c0, c1, n_uniforms: int, dtype, uniform_bits: int, as_index: bool = False):
+    """Uniforms ``c0.shape + (n_uniforms,)`` of the firms whose 64-bit indices have low words ``c0``
+    and high words ``c1`` (uint32): Philox at counter ``(c0, c1, call, 0)``, the words call-major.
+    Every generator of firm draws goes through here, so any grouping of firms reads the same bits.
 
     With ``as_index`` (16-bit float32 only) returns the integers ``k`` of ``u = (k + ½)/2^16``."""
-    block = jnp.asarray(block, jnp.uint32)
-    i = jnp.arange(FIRM_BLOCK, dtype=jnp.uint32)
-    c0 = (block << np.uint32(16)) | i  # firm index f = block·2^16 + i, low 32 bits
-    c1 = jnp.broadcast_to(block >> np.uint32(16), c0.shape)  # high bits
-    zero = jnp.zeros_like(c0)
     n_words = words_needed(n_uniforms, dtype, uniform_bits)
-    words = []
-    for call in range(-(-n_words // 4)):
-        words.extend(philox4x32(c0, c1, jnp.full_like(c0, call), zero, key[0], key[1]))
-    words = words[:n_words]
+    n_calls = -(-n_words // 4)
+    if n_calls <= _UNROLL_CALLS:
+        zero = jnp.zeros_like(c0)
+        words = []
+        for call in range(n_calls):
+            words.extend(philox4x32(c0, c1, jnp.full_like(c0, call), zero, key[0], key[1]))
+        w = jnp.stack(words[:n_words], axis=-1)
+    else:
+        shape = c0.shape + (n_calls,)
+        calls = jnp.broadcast_to(jnp.arange(n_calls, dtype=jnp.uint32), shape)
+        out = philox4x32(jnp.broadcast_to(c0[..., None], shape), jnp.broadcast_to(c1[..., None], shape), calls,
+                         jnp.zeros(shape, jnp.uint32), key[0], key[1])
+        w = jnp.stack(out, axis=-1).reshape(c0.shape + (4 * n_calls,))[..., :n_words]
     if jnp.dtype(dtype) == jnp.float64:
-        hi = jnp.stack(words[0::2], axis=-1) >> np.uint32(11)
-        lo = jnp.stack(words[1::2], axis=-1)
+        hi = w[..., 0::2] >> np.uint32(11)
+        lo = w[..., 1::2]
         k = hi.astype(jnp.float64) * 4294967296.0 + lo.astype(jnp.float64)
         return (k + 0.5) * 2.0**-53
-    w = jnp.stack(words, axis=-1)
     if uniform_bits == 16:
-        halves = jnp.stack([w & np.uint32(0xFFFF), w >> np.uint32(16)], axis=-1).reshape(FIRM_BLOCK, -1)
-        k = halves[:, :n_uniforms]
+        halves = jnp.stack([w & np.uint32(0xFFFF), w >> np.uint32(16)], axis=-1).reshape(c0.shape + (-1,))
+        k = halves[..., :n_uniforms]
         if as_index:
             return k
         return (k.astype(jnp.float32) + 0.5) * np.float32(2.0**-16)
@@ -90,12 +100,36 @@ def block_uniforms(key, block, n_uniforms: int, dtype, uniform_bits: int, as_ind
     return (k.astype(jnp.float32) + 0.5) * np.float32(2.0**-23)
 
 
+def block_uniforms(key, block, n_uniforms: int, dtype, uniform_bits: int, as_index: bool = False):
+    """Uniforms ``(FIRM_BLOCK, n_uniforms)`` of the firms of one block (traced ``block`` index)."""
+    block = jnp.asarray(block, jnp.uint32)
+    i = jnp.arange(FIRM_BLOCK, dtype=jnp.uint32)
+    c0 = (block << np.uint32(16)) | i  # firm index f = block·2^16 + i, low 32 bits
+    c1 = jnp.broadcast_to(block >> np.uint32(16), c0.shape)  # high bits
+    return counter_uniforms(key, c0, c1, n_uniforms, dtype, uniform_bits, as_index)
+
+
+def range_uniforms(key, first, n_firms: int, n_uniforms: int, dtype, uniform_bits: int):
+    """Uniforms ``(n_firms, n_uniforms)`` of firms ``first, …, first + n_firms − 1`` (``first`` a traced
+    pair of uint32 words, :func:`u64_words`): bit for bit those of :func:`firm_uniforms`, for chunks of
+    any length and offset (not whole blocks)."""
+    lo0, hi0 = jnp.asarray(first[0], jnp.uint32), jnp.asarray(first[1], jnp.uint32)
+    c0 = lo0 + jnp.arange(n_firms, dtype=jnp.uint32)
+    c1 = hi0 + (c0 < lo0).astype(jnp.uint32)  # carry into the high word
+    return counter_uniforms(key, c0, c1, n_uniforms, dtype, uniform_bits)
+
+
+def u64_words(x: int) -> np.ndarray:
+    """``[x mod 2^32, x div 2^32]`` as uint32 (a seed or a firm index)."""
+    x = int(x)
+    return np.array([x & 0xFFFFFFFF, (x >> 32) & 0xFFFFFFFF], dtype=np.uint32)
+
 
 def seed_key(seed) -> np.ndarray:
     seed = int(seed)
     if seed < 0 or seed >= 2**64:
         fail("seed", seed, "0 <= seed < 2**64")
-    return np.array([seed & 0xFFFFFFFF, seed >> 32], dtype=np.uint32)
+    return u64_words(seed)
 
 
 def check_uniform_bits(uniform_bits, dtype):

@@ -69,7 +69,6 @@ __all__ = [
 ]
 
 DEFAULT_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
-_MATERIALISE_COST = True  # see _chunk_body (a switch for benchmarks/simulate.py's same-run comparison)
 _TARGET_CHUNK_ELEMENTS = 1 << 23  # draws (firms × stages × countries) per chunk by default (~400 MB peak RSS)
 
 
@@ -613,11 +612,10 @@ def _chunk_body(model, costs, valid, operands, cfg: "_Summaries"):
     """Solves and reduces one device's firms of a chunk (the traced body of :class:`_Summaries`)."""
     sol = model.solve(costs)  # without cfg.paths only .cost is read: jit drops the path recovery
     st = _firm_stats(model, sol, cfg.paths)
-    if _MATERIALISE_COST:
-        # Computed once and stored: the MC enters ~7 reductions (count, sums, min, max, histogram)
-        # and XLA:CPU, which has no multi-output fusion, otherwise fused (recomputed) the whole
-        # chain recursion into each of them (7 passes over the chunk's costs). Bitwise the same.
-        st["cost"] = _production._materialise(st["cost"], costs)
+    # Computed once and stored: the MC enters ~7 reductions (count, sums, min, max, histogram)
+    # and XLA:CPU, which has no multi-output fusion, otherwise fused (recomputed) the whole
+    # chain recursion into each of them (7 passes over the chunk's costs). Bitwise the same.
+    st["cost"] = _production._materialise(st["cost"], costs)
     parts = _partials(model, st, valid, *operands, cfg)
     if cfg.keep:
         parts["cost"], parts["valid"] = st["cost"], valid

@@ -64,7 +64,6 @@ __all__ = [
     "market_shifters",
     "Counterfactual",
     "counterfactual",
-    "firm_range_uniforms",
     "shock_draws",
 ]
 
@@ -281,45 +280,13 @@ def firm_outcomes(log_u, la, lh, p: Params, log_ubar, scale, temperature=0.0):
     return ell, d, sales
 
 
-def firm_range_uniforms(key, first, n_firms: int, n_uniforms: int, dtype):
-    """Uniforms ``(n_firms, n_uniforms)`` of firms ``first, …, first + n_firms − 1`` (``first`` a traced
-    pair of uint32, low and high words): bit for bit those of :func:`jaxtrade.engine.rng.firm_uniforms`
-    (Philox at counter ``(f mod 2^32, f div 2^32, call, 0)``), for any ``n_firms``: a chunk need not be
-    a whole number of the engine's blocks. float64: 53-bit uniforms; float32: 23-bit."""
-    lo0, hi0 = jnp.asarray(first[0], jnp.uint32), jnp.asarray(first[1], jnp.uint32)
-    i = jnp.arange(n_firms, dtype=jnp.uint32)
-    c0 = lo0 + i
-    c1 = hi0 + (c0 < lo0).astype(jnp.uint32)  # carry into the high word
-    dtype = jnp.dtype(dtype)
-    n_words = rng.words_needed(n_uniforms, dtype, 23)
-    n_calls = -(-n_words // 4)
-    # all Philox calls of a firm at once, on (n_firms, n_calls) arrays: the same integer operations
-    # as the engine's call-by-call loop, one small graph instead of n_calls unrolled copies
-    shape = (n_firms, n_calls)
-    c0b, c1b = jnp.broadcast_to(c0[:, None], shape), jnp.broadcast_to(c1[:, None], shape)
-    c2b = jnp.broadcast_to(jnp.arange(n_calls, dtype=jnp.uint32)[None, :], shape)
-    w = rng.philox4x32(c0b, c1b, c2b, jnp.zeros(shape, jnp.uint32), key[0], key[1])
-    words = jnp.stack(w, axis=-1).reshape(n_firms, 4 * n_calls)[:, :n_words]  # call-major, as the engine
-    if dtype == jnp.float64:
-        hi = words[:, 0::2] >> np.uint32(11)
-        lo = words[:, 1::2]
-        k = hi.astype(jnp.float64) * 4294967296.0 + lo.astype(jnp.float64)
-        return (k + 0.5) * 2.0**-53
-    k = words >> np.uint32(9)
-    return (k.astype(jnp.float32) + 0.5) * np.float32(2.0**-23)
-
-
-def _split_counter(f: int):
-    return jnp.asarray(np.array([f & 0xFFFFFFFF, (f >> 32) & 0xFFFFFFFF], dtype=np.uint32))
-
-
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _chunk_sales(n_firms, m, key, first, p, lub, scale, kappa):
     """One compiled kernel for a chunk of ``n_firms`` firms (static shape), firm ``f`` reading its
     ``1 + 2m`` uniforms at counter ``f``: every firm's sales are computed elementwise from its own
     draws, so the output does not depend on how firms are grouped into chunks (tested bitwise).
     ``kappa`` (m,) multiplies every firm's x_n (counterfactual market shifters; ones = baseline)."""
-    u = firm_range_uniforms(key, first, n_firms, 1 + 2 * m, lub.dtype)
+    u = rng.range_uniforms(key, first, n_firms, 1 + 2 * m, lub.dtype, 23)  # float32: 23-bit, float64: 53-bit
     la, lh = shock_draws(u, p)
     log_u = jnp.log(u[:, 0])
     ell = lh - (log_u[:, None] - lub[None, :]) / p.theta_tilde + jnp.log(kappa)[None, :]
@@ -360,7 +327,7 @@ def simulate_chunks(params: Params, *, n_firms: int, markets: Markets, seed: int
     T = min(T, n_firms)
     pending = None
     for f in range(first_firm, first_firm + n_firms, T):
-        res = (f, _chunk_sales(T, m, key, _split_counter(f), params, lub, scale, kap))  # dispatched async
+        res = (f, _chunk_sales(T, m, key, jnp.asarray(rng.u64_words(f)), params, lub, scale, kap))  # dispatched async
         if pending is not None:
             yield pending[0], np.asarray(pending[1])
         k = min(T, first_firm + n_firms - f)

@@ -28,6 +28,7 @@ from jaxtrade.engine.simulate import (
     firm_uniforms,
     simulate,
 )
+from jaxtrade.engine import rng as _rng
 from jaxtrade.engine.rng import philox4x32
 
 T2 = np.array([[0.0, 1.0], [1.0, 0.0]])
@@ -57,6 +58,28 @@ def test_philox_known_answers():
     ]
     for inp, out in cases:
         assert tuple(int(x) for x in philox4x32(*u(*inp))) == out
+
+
+def test_range_uniforms_are_the_engine_stream(monkeypatch):
+    """Chunks of any length and offset read exactly firm_uniforms' bits (a firm index above 2^32:
+    carry into the high counter word), and the broadcast Philox path equals the unrolled one."""
+    f64 = jnp.float64
+    key = jnp.asarray(_rng.seed_key(7))
+    gen = jax.jit(_rng.range_uniforms, static_argnums=(2, 3, 4, 5))
+    u = np.asarray(_rng.firm_uniforms(66_000, 1, 7, seed=7, dtype=f64)[:, 0])
+    for first in (0, 65_530, 123):
+        assert np.array_equal(np.asarray(gen(key, jnp.asarray(_rng.u64_words(first)), 100, 7, f64, 23)), u[first : first + 100])
+    f = 2**32 - 3
+    ref = np.asarray(_rng.firm_uniforms(100, 1, 7, seed=7, dtype=f64, first_firm=f)[:, 0])
+    assert np.array_equal(np.asarray(gen(key, jnp.asarray(_rng.u64_words(f)), 100, 7, f64, 23)), ref)
+    c0 = jnp.arange(300, dtype=jnp.uint32)
+    c1 = jnp.full_like(c0, 5)
+    for dtype, bits, n in ((f64, 23, 201), (jnp.float32, 16, 270), (jnp.float32, 23, 135)):
+        broadcast = np.asarray(_rng.counter_uniforms(key, c0, c1, n, dtype, bits))
+        monkeypatch.setattr(_rng, "_UNROLL_CALLS", 10_000)
+        unrolled = np.asarray(_rng.counter_uniforms(key, c0, c1, n, dtype, bits))
+        monkeypatch.setattr(_rng, "_UNROLL_CALLS", 32)
+        assert broadcast.shape == (300, n) and np.array_equal(broadcast, unrolled)
 
 
 @pytest.mark.parametrize("bits", [16, 23])

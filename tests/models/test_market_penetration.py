@@ -73,23 +73,6 @@ def test_mean_sales_against_nested_quadrature():
         assert scale[n] * tot / float(mk.entry_share[n]) == pytest.approx(float(mk.mean_sales[n]), rel=1e-6)
 
 
-def test_firm_range_uniforms_are_the_engine_stream():
-    """Chunks of any length and offset read exactly the engine's firms (counter f, 53-bit float64),
-    including a firm index above 2^32 (carry into the high counter word)."""
-    from jaxtrade.engine import rng
-
-    f64 = jax.numpy.float64
-    key = jax.numpy.asarray(rng.seed_key(7))
-    gen = jax.jit(mp.firm_range_uniforms, static_argnums=(2, 3, 4))
-    u = np.asarray(rng.firm_uniforms(66_000, 1, 7, seed=7, dtype=f64)[:, 0])
-    for first in (0, 65_530, 123):
-        got = gen(key, mp._split_counter(first), 100, 7, f64)
-        assert np.array_equal(np.asarray(got), u[first : first + 100])
-    f = 2**32 - 3
-    ref = np.asarray(rng.firm_uniforms(100, 1, 7, seed=7, dtype=f64, first_firm=f)[:, 0])
-    assert np.array_equal(np.asarray(gen(key, mp._split_counter(f), 100, 7, f64)), ref)
-
-
 def test_simulate_matches_markets_and_is_chunk_invariant():
     n = 60_000
     s1 = mp.simulate(P, n_firms=n, markets=MK, seed=7, chunk_firms=1000)
