@@ -29,9 +29,14 @@ Design:
   (count, Σ MC, Σ MC², Σ (MC/MC_ref)^{1−σ}, offshoring, crossings, cluster size, labour, min, max,
   histogram of log MC); the host adds them in float64. Memory is O(chunk).
 - **Devices.** The blocks of a chunk are sharded over ``jax.devices()`` with ``jax.shard_map``;
-  each device draws and solves its own firms, partial sums are ``psum``-ed. Nothing else crosses
-  devices. On several hosts, ``jax.distributed.initialize()`` before calling :func:`simulate` makes
-  ``jax.devices()`` global (docs/simulation.md).
+  each device draws and solves its own firms and returns its partial sums (and kept costs), which
+  the host combines in device order. Nothing else crosses devices.
+- **Processes.** After ``jax.distributed.initialize()`` (one process per host or per GPU),
+  ``jax.devices()`` is global: the mesh spans every process's devices, the partials are
+  ``all_gather``-ed inside the kernel (a copy, no arithmetic) and every process combines all of
+  them in the same order, so each gets the whole result (summary and ``.cost``), bitwise that of
+  one process with the same blocks per device per chunk (tests/engine/test_distributed.py;
+  docs/simulation.md, "Many processes / clusters"). One process gathers nothing.
 """
 
 from __future__ import annotations
@@ -404,23 +409,33 @@ def _chunk_firms(blocks, n_firms):
 
 
 @functools.lru_cache(maxsize=64)
-def _kernel(reducer: ChunkReducer, blocks_per_chunk: int, dtype: str, uniform_bits: int, mesh: Mesh | None):
+def _kernel(reducer: ChunkReducer, blocks_per_chunk: int, dtype: str, uniform_bits: int, mesh: Mesh | None,
+            gather: bool = False):
     """The jit-compiled chunk kernel of ``reducer`` (cached: one compile per static configuration).
 
     Every device draws and reduces its own blocks; the partial results come back stacked on a
-    leading device axis and are combined on the host, so nothing but the result crosses devices."""
+    leading device axis and are combined on the host, so nothing but the result crosses devices.
+
+    ``gather`` (the mesh spans devices of other processes, ``jax.distributed``): the stacked
+    partials are ``all_gather``-ed over the mesh inside the kernel and returned replicated, so
+    every process holds all of them (a copy, no arithmetic: the same bits as one process's stack)
+    and combines them on its host in the same order. Without it (one process) nothing is gathered:
+    the stack stays sharded over the local devices and is read from each."""
 
     def local(model, key, blocks, n_firms, operands):
         firm_index, valid = _chunk_firms(blocks, n_firms)
         costs = _draw_costs(model, key, blocks, jnp.dtype(dtype), uniform_bits)
         part = reducer.reduce(model, costs, valid, firm_index, operands)
+        if gather:  # (n_dev, ...) in mesh order on every device
+            return jax.tree_util.tree_map(lambda x: jax.lax.all_gather(x, "firms"), part)
         return jax.tree_util.tree_map(lambda x: x[None], part)
 
     def run(model, key, chunk_index, n_firms, operands):
         blocks = chunk_index.astype(jnp.uint32) * np.uint32(blocks_per_chunk) + jnp.arange(blocks_per_chunk, dtype=jnp.uint32)
         if mesh is None:
             return local(model, key, blocks, n_firms, operands)
-        f = jax.shard_map(local, mesh=mesh, in_specs=(P(), P(), P("firms"), P(), P()), out_specs=P("firms"), check_vma=False)
+        f = jax.shard_map(local, mesh=mesh, in_specs=(P(), P(), P("firms"), P(), P()),
+                          out_specs=P() if gather else P("firms"), check_vma=False)
         blocks = jax.lax.with_sharding_constraint(blocks, NamedSharding(mesh, P("firms")))
         return f(model, key, blocks, n_firms, operands)
 
@@ -501,7 +516,9 @@ def run_chunks(
             ``info["requested_chunk_size"]`` what was asked. Given ``costs``: used as is (default
             all of them).
         dtype, uniform_bits: precision of the draws (as in :func:`simulate`).
-        devices: devices to shard the firms of each chunk over (default ``jax.devices()``).
+        devices: devices to shard the firms of each chunk over (default ``jax.devices()``). If
+            they include other processes' devices (``jax.distributed``), every process must call
+            with the same arguments; each then combines every device's partial results itself.
         progress: called with the number of real firms finished after each chunk.
         costs: instead of drawing, stream these cost matrices ``(n_firms, N, M)`` (one device;
             ``reduce`` then receives ``model=None``).
@@ -534,8 +551,11 @@ def run_chunks(
         else:
             chunk_size = round_chunk_size(chunk_size, n_dev)
         chunk_size = int(chunk_size)
-        mesh = Mesh(np.asarray(devs), ("firms",)) if n_dev > 1 else None
-        kern = _kernel(reducer, chunk_size // FIRM_BLOCK, dtype.name, int(uniform_bits), mesh)
+        # Devices of other processes (jax.distributed): a global mesh whose partials are gathered
+        # in the kernel so that every process combines all of them (see _kernel).
+        gather = any(d.process_index != jax.process_index() for d in devs)
+        mesh = Mesh(np.asarray(devs), ("firms",)) if n_dev > 1 or gather else None
+        kern = _kernel(reducer, chunk_size // FIRM_BLOCK, dtype.name, int(uniform_bits), mesh, gather)
         m = model.astype(dtype)
         key = jnp.asarray(seed_key(seed))
         n_firms_arr = (jnp.asarray(n_firms // FIRM_BLOCK, jnp.uint32), jnp.asarray(n_firms % FIRM_BLOCK, jnp.uint32))
@@ -767,7 +787,9 @@ def simulate(
             widened by half its width on each side, so it does not depend on the chunk size).
         paths: compute the path statistics (offshoring, crossings, cluster size, labour); with
             ``False`` the kernel only solves for MC (faster) and those fields are ``None``.
-        devices: devices to shard the firms over (default ``jax.devices()``).
+        devices: devices to shard the firms over (default ``jax.devices()``: after
+            ``jax.distributed.initialize()`` those of every process, and every process must then
+            call :func:`simulate` with the same arguments and receives the same full result).
         progress: called with the number of firms finished after each chunk (e.g. a tqdm bar's
             ``update``).
         throw: raise :class:`jaxtrade.JaxtradeInputError` if any firm's MC is not finite (NaN or
