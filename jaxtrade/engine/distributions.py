@@ -118,6 +118,14 @@ class AbstractDistribution(eqx.Module):
     #: density in ``log x`` instead (:func:`jaxtrade.engine.quadrature.tail_integral`).
     exact_tail: ClassVar[bool] = False
 
+    def log_gaussian(self):
+        """``(mu, sigma)`` when ``log X ~ N(mu, sigma²)`` exactly, else ``None`` (the default).
+
+        A capability, not a type test: :func:`jaxtrade.engine.quadrature.tail_integral` integrates a
+        family that returns its pair by a Gaussian rule in ``log x`` (no quantile function at the
+        nodes); any family, a user's included, may offer it."""
+        return None
+
     def log_survival(self, x):
         """``log(1 − G(x))``. Generic fallback ``log1p(−cdf(x))``: exact only while ``1 − G(x)`` is
         well above the float resolution (families override it with closed forms)."""
@@ -419,6 +427,9 @@ class LogNormal(AbstractDistribution):
 
     def icdf(self, u):
         return jnp.exp(self.mu + self.sigma * special.ndtri(jnp.asarray(u)))
+
+    def log_gaussian(self):
+        return self.mu, self.sigma
 
     exact_tail: ClassVar[bool] = True
 

@@ -279,10 +279,12 @@ def _density_rule(dist, cutoff, integrand, rule):
 
 
 def uses_gaussian_rule(dist) -> bool:
-    """True when :func:`tail_integral` integrates ``dist`` by :func:`_gaussian_rule` (static): the
-    log-normal, whose inverse survival function needs ``Φ^{−1}`` at every node (about ten times the
-    cost of its density), while its density in ``log φ`` is a Gaussian of known location and scale."""
-    return type(dist) is dists.LogNormal
+    """True when :func:`tail_integral` integrates ``dist`` by :func:`_gaussian_rule` (static): a family
+    whose ``log_gaussian()`` gives ``(mu, sigma)`` of ``log X`` (the log-normal, whose inverse survival
+    function needs ``Φ^{−1}`` at every node, about ten times the cost of its density, while its density
+    in ``log φ`` is a Gaussian of known location and scale)."""
+    method = getattr(dist, "log_gaussian", None)
+    return callable(method) and method() is not None
 
 
 #: Step of the log-normal rule below the peak: tanh-sinh ``h = 1/16`` on ``|t| ≤ 3.5`` (113 nodes); above
@@ -309,8 +311,8 @@ def _gaussian_rule(dist, cutoff, integrand, rule, growth=0.0):
     any ``growth`` gives a correct rule, the right one the most accurate. Returns (value, error)."""
     cutoff = jnp.asarray(cutoff)
     dtype = _dtype_of(cutoff)
-    mu = jnp.asarray(dist.mu, dtype)
-    sd = jnp.asarray(dist.sigma, dtype)
+    mu, sd = dist.log_gaussian()
+    mu, sd = jnp.asarray(mu, dtype), jnp.asarray(sd, dtype)
     lc = jnp.log(cutoff)
     shape = jnp.broadcast_shapes(jnp.shape(lc), jnp.shape(mu), jnp.shape(sd))
     lc, mu, sd = (jnp.broadcast_to(v, shape) for v in (lc, mu, sd))

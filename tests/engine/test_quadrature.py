@@ -214,3 +214,47 @@ def test_lognormal_gaussian_rule_wide_and_heavy_moments(mu, sd, s):
     np.testing.assert_allclose(got, want, rtol=1e-12)
     err = np.asarray(quad.J_error(d, jnp.asarray(cuts), s))
     assert np.all(err <= 1e-12 * np.abs(want))
+
+
+class _UserLogNormal(D.AbstractDistribution):
+    """A user's log-normal written from scratch (generic tail methods) that offers ``log_gaussian``."""
+
+    m: jax.Array
+    s: jax.Array
+
+    def cdf(self, x):
+        return jax.scipy.special.ndtr((jnp.log(x) - self.m) / self.s)
+
+    def log_pdf(self, x):
+        z = (jnp.log(x) - self.m) / self.s
+        return -jnp.log(x) - jnp.log(self.s) - 0.5 * jnp.log(2.0 * jnp.pi) - 0.5 * z * z
+
+    def icdf(self, u):
+        return jnp.exp(self.m + self.s * jax.scipy.special.ndtri(u))
+
+    @property
+    def support(self):
+        return (0.0, jnp.inf)
+
+    def mean(self):
+        return jnp.exp(self.m + 0.5 * self.s**2)
+
+    def variance(self):
+        return jnp.inf
+
+    def log_gaussian(self):
+        return self.m, self.s
+
+
+def test_gaussian_rule_is_a_capability_not_a_type():
+    # any family whose log_gaussian() returns (mu, sigma) gets the Gaussian rule; the others do not
+    assert not quad.uses_gaussian_rule(D.Pareto(shape=3.0, scale=1.0))
+    assert not quad.uses_gaussian_rule(LogLogistic(a=jnp.asarray(1.0), b=jnp.asarray(3.0)))
+    mu, sd, s = 0.3, 1.2, 2.5
+    user = _UserLogNormal(m=jnp.asarray(mu), s=jnp.asarray(sd))
+    assert quad.uses_gaussian_rule(user)
+    cuts = np.exp(mu + sd * stats.norm.ppf([1e-6, 0.3, 0.99]))
+    got = np.asarray(quad.J(user, jnp.asarray(cuts), s))
+    want = np.array([_lognormal_J_quad(mu, sd, c, s) for c in cuts])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_array_equal(got, np.asarray(quad.J(D.LogNormal(mu, sd), jnp.asarray(cuts), s)))
