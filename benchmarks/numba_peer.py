@@ -353,7 +353,7 @@ def bench(n_firms, repeats):
                 times[name].append(time.perf_counter() - t0)
         med = {name: statistics.median(ts) for name, ts in times.items()}
         best_peer = min((n for n in med if n != "jaxtrade"), key=lambda n: med[n])
-        out[key] = dict(firms=n_firms, firms_per_s={n: n_firms / t for n, t in med.items()}, first_call_s=first, seconds=times,
+        out[key] = dict(load_average=os.getloadavg(), firms=n_firms, firms_per_s={n: n_firms / t for n, t in med.items()}, first_call_s=first, seconds=times,
                         fastest_peer=best_peer, jaxtrade_over_fastest_peer=med[best_peer] / med["jaxtrade"])
         print(f"{key:>8}: " + ", ".join(f"{n} {n_firms / t / 1e6:.2f} M firms/s" for n, t in med.items())
               + f"; jaxtrade / {best_peer} = {med[best_peer] / med['jaxtrade']:.2f}x", flush=True)
@@ -370,10 +370,14 @@ def main(argv=None):
     args = ap.parse_args(argv)
     import jax
 
+    from jaxtrade.engine import rng as _rng
+
     rec = dict(meta=dict(benchmark="numba_peer", device=str(jax.devices()[0].device_kind), platform=jax.devices()[0].platform, jax=jax.__version__,
                          numba=numba.__version__, numba_threads=numba.get_num_threads(), cpu_count=os.cpu_count(), python=platform.python_version(),
                          load_average_at_start=os.getloadavg(), N=N, M=M, draws=f"Pareto({SHAPE}, {SCALE})", wages=list(WAGES), tau=TAU, sigma=SIGMA,
-                         jaxtrade_dtype="float32, 16-bit uniforms", peer_dtype="float64, 53-bit uniforms", date=time.strftime("%Y-%m-%d %H:%M:%S")))
+                         jaxtrade_dtype="float32, 16-bit uniforms", peer_dtype="float64, 53-bit uniforms",
+                         jaxtrade_generator="Philox-4x32-10, " + ("uint64 products (scoped x64)" if _rng._WIDE_MULTIPLY else "16-bit-halves products"),
+                         peer_float32_dtype="float32 fastmath, 24-bit uniforms", date=time.strftime("%Y-%m-%d %H:%M:%S")))
     if not args.skip_check:
         rec["check"] = check(args.check_firms)
         for k, v in rec["check"].items():
