@@ -11,6 +11,7 @@ exposure: with foreign shares 0.25·(…) every decile gains, with 0.05·(…) a
 sales every decile loses (runs of this script with those markets). Own-spending shares π_nn: 0.7 at home, 0.8 abroad.
 
     python experiments/market_penetration.py       # ~1-2 min on 2 cores
+    python experiments/market_penetration.py --recovery   # issue #15's SMM recovery check, ~25 min
 
 Panels: (a) entry share against market size (log-log) in the simulated data, with the fitted slope;
 (b) the distribution of sales relative to the market's mean in five markets (EKK's near-common shape,
@@ -139,5 +140,51 @@ def main():
     return out
 
 
+def recovery(n_firms=50_000, n_sim=60_000, temps=(0.05, 0.02, 0.005), shares=(0.6, 0.3, 0.12, 0.05), max_steps=80, out_path=None):
+    """Issue #15's recovery check (docs/market_penetration.md): data from EKK's estimates (seed 3), SMM
+    from 0.5× and 1.5× the truth, diag W annealed over ``temps``, then Ω⁺ at the last temperature; per
+    stage the estimate, its error, t-statistic (sandwich s.e. at the estimate) and Q against Q(truth)."""
+    import jax.numpy as jnp
+
+    from jaxtrade.calibration import smm
+
+    truth = np.array([TRUTH[k] for k in ('theta_tilde', 'lam', 'sigma_a', 'sigma_h', 'rho')])
+    m = len(shares)
+    s = mp.simulate(mp.params(*truth), n_firms=n_firms, markets=mp.markets(list(shares), list(np.linspace(20, 4, m))), seed=3)
+    mk = mp.Markets.from_sales(s)
+    m_data, omega = smm.moments_from_sales(s, mk)
+    draws = smm.sim_draws(n_sim, m, 11)
+    weights = {"diag": smm.weighting(omega, "diagonal"), "efficient": smm.weighting(omega, "efficient")}
+    zt = smm.from_params(mp.Params(*jnp.asarray(truth)))
+    out = dict(n_firms=n_firms, n_sim=n_sim, shares=list(shares), temperatures=list(temps), n_moments=int(m_data.shape[0]), truth_id=[], stages=[])
+    for tau in temps:
+        G = smm.moment_jacobian(mp.Params(*jnp.asarray(truth)), mk, draws, tau)
+        for wn, W in weights.items():
+            sv, _, vt = smm.identification(G, W)
+            se, _ = smm.sandwich(G, W, omega, n_firms, n_sim)
+            out["truth_id"].append(dict(tau=tau, weight=wn, singular_values=sv.tolist(), weakest=vt[-1].tolist(), se=se.tolist(),
+                                        objective=float(smm._objective_jit(zt, jnp.asarray(tau), m_data, W, mk, draws))))
+    for name, f in (("0.5x", 0.5), ("1.5x", 1.5)):
+        z = smm.from_params(mp.params(*(f * truth)))
+        t0 = time.perf_counter()
+        for tau, wn in [(t, "diag") for t in temps] + [(temps[-1], "efficient")]:
+            args = (m_data, weights[wn], mk, draws)
+            z, k, conv = smm._lbfgs(z, tau, args, max_steps, 1e-6)
+            p = smm.to_params(z)
+            v = np.asarray(smm._vec(p))
+            se, _ = smm.sandwich(smm.moment_jacobian(p, mk, draws, tau), weights[wn], omega, n_firms, n_sim)
+            rec = dict(start=name, tau=tau, weight=wn, steps=k, converged=bool(conv), seconds=time.perf_counter() - t0, params=v.tolist(),
+                       se=se.tolist(), rel_err=((v - truth) / np.abs(truth)).tolist(), t=((v - truth) / se).tolist(),
+                       objective=float(smm._objective_jit(z, jnp.asarray(tau), *args)),
+                       objective_truth=float(smm._objective_jit(zt, jnp.asarray(tau), *args)))
+            out["stages"].append(rec)
+            print(name, wn, tau, np.round(v, 3), "err%", np.round(100 * np.array(rec["rel_err"]), 1), "t", np.round(rec["t"], 2),
+                  "Q", round(rec["objective"], 2), "Q(truth)", round(rec["objective_truth"], 2), flush=True)
+            Path(out_path or HERE / "market_penetration_recovery.json").write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    recovery() if "--recovery" in sys.argv[1:] else main()

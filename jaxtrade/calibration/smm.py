@@ -15,9 +15,21 @@ EKK estimate (θ̃, λ, σ_a, σ_h, ρ) by SMM with a derivative-free search. He
   potential firms that sell anywhere; the shares selling to exactly the top-k markets (EKK's hierarchy
   strings), k = 1..M; E[K²] (K the number of markets entered); a smoothed CDF of sales relative to the
   market's mean at ``quantiles``; mean sales in market 0 of firms selling in n relative to all sellers in
-  market 0 (n ≥ 1); and sales-weighted over plain mean K among sellers in market 0.
+  market 0 (n ≥ 1); sales-weighted over plain mean K among sellers in market 0. Added for θ̃ against λ
+  (EKK 2011 §3-§5: home sales by the number of markets entered; the distribution of sales relative to
+  the market's mean): the shares of potential firms entering exactly k markets and the mean home sales
+  of home sellers entering exactly k markets (k = 1..M; ``1{K = k}`` by the Poisson-binomial recursion,
+  :func:`_count_probs`, exact on 0/1 entry, smooth on the smoothed one); and E[φ_n^j] (j = 1, 2, 3),
+  E[φ_0 φ_n] over all potential firms, φ = log(1 + r/``LOG_FLOOR``), r = sales over the market's mean
+  of sellers (the lower tail, where λ acts, and the cross-market covariance through the common cost
+  rank, where θ̃ acts). φ(0) = 0 and sales are continuous at the entry threshold (e* → 0), so the φ
+  moments need no entry indicator: no smoothing and no smoothing bias (measured: unchanged from τ = 0.05
+  to 0).
 * **Weighting and errors.** Ω = Var(data moments) by the delta method over firms; W = diag(Ω)^{-1}
-  (default) or Ω⁺ (``weight="efficient"``, :func:`weighting`); standard errors from the sandwich
+  (default) or Ω⁺ (``weight="efficient"``, :func:`weighting`: two-step, annealing under diag(Ω)^{-1},
+  then the last temperature again under Ω⁺, because Ω⁺ amplifies the smoothing bias of the entry moments
+  at τ > 0: Q(truth) under Ω⁺ is 12 309 at τ = 0.05, 297 at 0.005, 60 at τ = 0 with 50k × 4 data);
+  standard errors from the sandwich
   ``(1 + n/S) (G'WG)^{-1} G'WΩWG (G'WG)^{-1}`` (simulation noise factor for S simulated firms,
   :func:`sandwich`); identification as the singular values and rank of W^{1/2} G
   (:func:`identification`), G by jitted forward mode (:func:`moment_jacobian`).
@@ -54,19 +66,41 @@ QUANTILES = (0.03, 0.1, 0.3, 1.0, 3.0)
 KERNEL = 0.15  # relative width of the smoothed CDF kernel
 
 
+LOG_FLOOR = 0.001  # φ(r) = log(1 + r/LOG_FLOOR), r = sales / the market's mean of sellers
+
+
 def moment_names(n_markets: int, quantiles=QUANTILES) -> list[str]:
     m = n_markets
     out = ["active"] + [f"string_top{k}" for k in range(1, m + 1)] + ["E[K^2]"]
     out += [f"F_{n}(q={q})" for n in range(m) for q in quantiles]
     out += [f"home_sales|sells_in_{n}" for n in range(1, m)] + ["K_weighted_by_home_sales"]
+    out += [f"share_K={k}" for k in range(1, m + 1)] + [f"home_sales|K={k}" for k in range(1, m + 1)]
+    out += [f"E[phi_{n}^{j}]" for j in (1, 2, 3) for n in range(m)] + [f"E[phi_0 phi_{n}]" for n in range(1, m)]
     return out
 
 
-def _contributions(act, d, s, w, quantiles):
+def _count_probs(d):
+    """P(K = k), k = 0..M, for K = Σ_n d_n with independent d_n ∈ [0, 1] (the Poisson-binomial
+    recursion): exactly the indicator 1{K = k} when the d_n are 0/1 (data, hard entry), smooth in
+    the smoothed entry weights of the simulation."""
+    m = d.shape[-1]
+    P = jnp.concatenate([jnp.ones_like(d[..., :1]), jnp.zeros((*d.shape[:-1], m), d.dtype)], axis=-1)
+    for n in range(m):
+        dn = d[..., n : n + 1]
+        P = P * (1 - dn) + jnp.concatenate([jnp.zeros_like(dn), P[..., :-1]], axis=-1) * dn
+    return P
+
+
+def _contributions(act, d, s, w, quantiles, share):
     """Per-firm vectors whose weighted means determine the moments (d, s in popularity order).
 
     Sales are taken relative to the sample's own (weighted) mean of sellers in each market, so the
-    moments are free of the markets' levels and of the noise in those levels."""
+    moments are free of the markets' levels and of the noise in those levels. Besides the entry
+    patterns and the within-market sales CDF: home sales by the number of markets entered (EKK
+    2011 §3: what separates θ̃), and E[φ^j], E[φ_0 φ_n] of φ = log(1 + r/LOG_FLOOR) over all potential
+    firms (the lower tail of relative sales, where λ acts; the cross-market moment through the firm's
+    common cost rank). ``share`` (the markets' entry shares, popularity order) normalises the φ moments'
+    mean of sellers in the simulation (exact there by construction of ū_n); ``None`` for data."""
     m = d.shape[-1]
     cols = [act[..., None]]
     for k in range(1, m + 1):
@@ -83,6 +117,16 @@ def _contributions(act, d, s, w, quantiles):
     cols.append(h * d[..., 1:])
     cols.append(d[..., :1] * d[..., 1:])
     cols += [(h[..., 0] * kk)[..., None], (d[..., 0] * kk)[..., None], h]
+    pk = _count_probs(d)[..., 1:]  # (..., M): P(K = k), k = 1..M
+    cols += [pk, h * pk, d[..., :1] * pk]
+    # φ(r) = log(1 + r/c) vanishes at r = 0 and sales are continuous at the entry threshold (e* → 0,
+    # 001 §6.4), so these moments need no entry indicator: no smoothing, no smoothing bias. The mean
+    # of sellers' sales uses the markets' entry shares (exact in the model by construction of ū_n).
+    total = (w[:, None] * s).sum(0)
+    sellers_mean = total / (w[:, None] * d).sum(0) if share is None else total / (w.shape[0] * share)
+    ru = s / sellers_mean[None, :]
+    phi = jnp.log1p(ru / LOG_FLOOR)
+    cols += [phi, phi * phi, phi * phi * phi, phi[..., :1] * phi[..., 1:]]
     return jnp.concatenate(cols, axis=-1)
 
 
@@ -95,10 +139,15 @@ def _moments(F, m, nq):
     cdf = F[i : i + m * nq].reshape(m, nq) / dn[:, None]; i += m * nq
     hn = F[i : i + m - 1]; i += m - 1
     dd = F[i : i + m - 1]; i += m - 1
-    hk, dk, h = F[i], F[i + 1], F[i + 2]
+    hk, dk, h = F[i], F[i + 1], F[i + 2]; i += 3
+    pk = F[i : i + m]; i += m
+    hpk = F[i : i + m]; i += m
+    dpk = F[i : i + m]; i += m
+    phis = F[i : i + 4 * m - 1]; i += 4 * m - 1
     home_by_n = (hn / dd) / (h / dn[0])
     kw = (hk / h) / (dk / dn[0])
-    return jnp.concatenate([act, strings, k2, cdf.reshape(-1), home_by_n, kw[None]])
+    home_by_k = (hpk / jnp.maximum(dpk, 1e-300)) / (h / dn[0])
+    return jnp.concatenate([act, strings, k2, cdf.reshape(-1), home_by_n, kw[None], pk, home_by_k, phis])
 
 
 def _order(mk: mp.Markets):
@@ -107,7 +156,7 @@ def _order(mk: mp.Markets):
 
 def _data_moments(w, s, quantiles):
     d = (s > 0).astype(s.dtype)
-    f = _contributions(d.max(-1), d, s, w, quantiles)
+    f = _contributions(d.max(-1), d, s, w, quantiles, None)
     F = (w[:, None] * f).sum(0) / w.sum()
     return _moments(F, s.shape[1], len(quantiles))
 
@@ -169,7 +218,7 @@ def simulated_moments(p: mp.Params, markets: mp.Markets, draws: SimDraws, temper
     order = jnp.argsort(-markets.entry_share, stable=True)  # traced: the markets may be jit arguments
     d, s = d[:, order], s[:, order]
     w = jnp.exp(log_b)
-    f = _contributions(jnp.ones_like(log_u), d, s, w, quantiles)
+    f = _contributions(jnp.ones_like(log_u), d, s, w, quantiles, markets.entry_share[order])
     F = (w[:, None] * f).sum(0) / log_u.shape[0]
     return _moments(F, d.shape[1], len(quantiles))
 
@@ -276,7 +325,8 @@ def estimate(sales, *, markets: mp.Markets, seed: int = 1, start=None, n_sim: in
     simulation draws; ``start`` a :class:`~jaxtrade.models.market_penetration.Params` or a list of them
     (multi-start: the lowest final objective wins; default θ̃=3, λ=1, σ_a=1, σ_h=0.5, ρ=0); each start
     runs L-BFGS at every temperature of ``temperatures`` in turn (annealing); ``weight`` see
-    :func:`weighting`; ``progress(dict)`` after every step. Needs float64 (``jax_enable_x64``)."""
+    :func:`weighting` (``"efficient"``: anneal under the diagonal weight, then one more L-BFGS run at the
+    last temperature under Ω⁺; the objective and standard errors are under Ω⁺); ``progress(dict)`` after every step. Needs float64 (``jax_enable_x64``)."""
     if not jax.config.jax_enable_x64:
         fail("jax_enable_x64", False, "SMM needs float64: run it inside `with jax.enable_x64(True):` or set jax_enable_x64 in your script")
     s = np.asarray(sales, dtype=float)
@@ -291,26 +341,32 @@ def estimate(sales, *, markets: mp.Markets, seed: int = 1, start=None, n_sim: in
     t0 = time.perf_counter()
     m_data, omega = moments_from_sales(s, markets)
     n, S = s.shape[0], int(n_sim)
-    weight = weighting(omega, weight)
+    two_step = isinstance(weight, str) and weight == "efficient"
+    w_final = weighting(omega, weight)
+    weight = weighting(omega, "diagonal") if two_step else w_final
     draws = sim_draws(S, markets.n_markets, seed)
     starts = start if isinstance(start, (list, tuple)) else [start if start is not None else mp.params(3.0, 1.0, 1.0, 0.5, 0.0)]
     for st in starts:
         mp.check_params(st)
     args = (m_data, weight, markets, draws)
+    tau = float(temperatures[-1])
     best = None
     steps = 0
     for j, st in enumerate(starts):
         z = from_params(st)
-        for tau in temperatures:
-            on_step = None if progress is None else (lambda i, v, tau=tau, j=j: progress(dict(start=j, temperature=float(tau), step=i, objective=v)))
-            z, n_steps, converged = _lbfgs(z, float(tau), args, max_steps, gtol, on_step)
+        stages = [(float(t_), args) for t_ in temperatures]
+        if two_step:  # anneal under diag(Ω)^{-1}, then the last temperature again under Ω⁺
+            stages.append((tau, (m_data, w_final, markets, draws)))
+        for tau_j, args_j in stages:
+            on_step = None if progress is None else (lambda i, v, tau=tau_j, j=j: progress(dict(start=j, temperature=float(tau), step=i, objective=v)))
+            z, n_steps, converged = _lbfgs(z, tau_j, args_j, max_steps, gtol, on_step)
             steps += n_steps
-        val = float(_objective_jit(z, jnp.asarray(float(temperatures[-1])), *args))
+        val = float(_objective_jit(z, jnp.asarray(tau), m_data, w_final, markets, draws))
         if best is None or val < best[1]:
             best = (z, val, converged)
     z, val, converged = best
+    weight = w_final
     result = optx.RESULTS.successful if converged else optx.RESULTS.max_steps_reached
-    tau = float(temperatures[-1])
     p = to_params(z)
     G = moment_jacobian(p, markets, draws, tau)
     se, V = sandwich(G, weight, omega, n, S)

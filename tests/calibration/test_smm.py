@@ -118,3 +118,41 @@ def test_estimate_reaches_objective_minimum_and_full_rank(data):
     assert est.residual <= float(q(smm.from_params(mp.Params(*jnp.asarray(TRUTH))))) + 1e-6
     assert est.jacobian_rank == 5
     assert all(np.isfinite(v) and v > 0 for v in est.std_errors.values())
+
+
+def test_ekk_moments_of_data_match_a_numpy_reference(data):
+    """The moments added for θ̃ vs λ (EKK 2011): shares of firms by the number K of markets entered,
+    home sales by K, and the moments E[φ_n^j] (j = 1, 2, 3), E[φ_0 φ_n] of φ = log(1 + r/LOG_FLOOR)
+    over all potential firms (r: sales over the market's mean of sellers, 0 for non-sellers),
+    against plain NumPy on the data."""
+    s, mk = data
+    m, _ = smm.moments_from_sales(s, mk)
+    names = smm.moment_names(3)
+    got = dict(zip(names, np.asarray(m)))
+    assert len(names) == m.shape[0] == len(got)
+    o = np.argsort(-np.asarray(mk.entry_share), kind="stable")
+    x = s[:, o]
+    d = x > 0
+    r = x / (x.sum(0) / d.sum(0))
+    K = d.sum(1)
+    phi = np.log1p(r / smm.LOG_FLOOR)
+    for k in range(1, 4):
+        assert got[f"share_K={k}"] == pytest.approx(np.mean(K == k), rel=1e-12)
+        sel = d[:, 0] & (K == k)
+        assert got[f"home_sales|K={k}"] == pytest.approx(r[sel, 0].mean(), rel=1e-10)
+    for n in range(3):
+        for j in (1, 2, 3):
+            assert got[f"E[phi_{n}^{j}]"] == pytest.approx(np.mean(phi[:, n] ** j), rel=1e-10)
+    for n in (1, 2):
+        assert got[f"E[phi_0 phi_{n}]"] == pytest.approx(np.mean(phi[:, 0] * phi[:, n]), rel=1e-10)
+
+
+def test_count_probabilities_are_the_count_indicator_on_hard_entry():
+    rs = np.random.default_rng(1)
+    d = (rs.uniform(size=(50, 4)) < 0.4).astype(float)
+    P = np.asarray(smm._count_probs(jnp.asarray(d)))
+    np.testing.assert_array_equal(P, np.eye(5)[d.sum(1).astype(int)])
+    ds = rs.uniform(size=(7, 4))  # soft: a distribution over counts
+    Ps = np.asarray(smm._count_probs(jnp.asarray(ds)))
+    np.testing.assert_allclose(Ps.sum(1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(Ps @ np.arange(5), ds.sum(1), rtol=1e-12)
