@@ -20,6 +20,8 @@ one job each (docs/calibration.md):
 """
 
 from .data import SYNTHETIC_YEARS as SYNTHETIC_YEARS
+from .data import FirmData as FirmData
+from .data import load_firms as load_firms
 from .data import load_sales as load_sales
 from .data import save_sales as save_sales
 from .data import synthetic_metadata as synthetic_metadata
@@ -65,8 +67,11 @@ from .pipeline import calibrate as calibrate
 from .pipeline import counterfactual_tau as counterfactual_tau
 from .pipeline import fitted_and_data_log_sales as fitted_and_data_log_sales
 from .pipeline import to_sequential_model as to_sequential_model
+from .two_period import two_period as two_period
 from .simulation import common_uniforms as common_uniforms
 from .simulation import simulate_marginal_costs as simulate_marginal_costs
+from .simulation import OFFSHORE_TEMPERATURE as OFFSHORE_TEMPERATURE
+from .simulation import simulate_offshores as simulate_offshores
 from .simulation import simulate_sales as simulate_sales
 
 __all__ = [
@@ -93,12 +98,16 @@ __all__ = [
     "hessian",
     "soft_quantile",
     "silverman_bandwidth",
+    "FirmData",
+    "load_firms",
     "load_sales",
     "save_sales",
     "synthetic_sales",
     "synthetic_metadata",
     "common_uniforms",
     "simulate_marginal_costs",
+    "OFFSHORE_TEMPERATURE",
+    "simulate_offshores",
     "simulate_sales",
     "prepare_data",
     "make_problem",
@@ -116,6 +125,7 @@ __all__ = [
     "calibrate",
     "fitted_and_data_log_sales",
     "to_sequential_model",
+    "two_period",
     "counterfactual_tau",
     "OBJECTIVES",
     "OPTIMIZERS",

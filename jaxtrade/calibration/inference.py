@@ -175,15 +175,17 @@ def inference(problem: Problem, phi_hat, *, bootstrap: int = 100, sim_replicatio
     cond = float(np.max(np.abs(eigs)) / np.min(np.abs(eigs))) if np.min(np.abs(eigs)) > 0 else float("inf")
     # Data part: Jacobian of the simulated density, then bootstrap the data side.
     f = eqx.filter_jit(_sim_density)(phi, problem)
-    J = np.asarray(_density_jacobian(phi, problem), dtype=np.float64)[:, free]  # (G, p_free)
+    J = np.asarray(_density_jacobian(phi, problem), dtype=np.float64).reshape(-1, p)[:, free]  # (G or 2G, p_free)
     rng = np.random.default_rng(seed)
     y = np.asarray(d.log_sales)
+    o = None if d.offshores is None else np.asarray(d.offshores)
     grads = []
     density = _density_jit
     for _ in range(int(bootstrap)):
-        yb = jnp.asarray(rng.choice(y, size=y.size, replace=True), jnp.float32)
-        gb, rawb = density(yb, d.trim, d.trim_width, d.grid, d.kernel, d.step)
-        grads.append(np.asarray(_grad_given_f(f, gb, rawb, problem), dtype=np.float64) @ J)
+        idx = rng.integers(0, y.size, size=y.size)  # firms resampled with their offshoring status
+        ob = None if o is None else jnp.asarray(o[idx], jnp.float32)
+        gb, rawb = density(jnp.asarray(y[idx], jnp.float32), d.trim, d.trim_width, d.grid, d.kernel, d.step, ob)
+        grads.append(np.asarray(_grad_given_f(f, gb, rawb, problem), dtype=np.float64).reshape(-1) @ J)
     cov_data = np.cov(np.asarray(grads).T) if bootstrap >= 2 else np.zeros_like(H)
     S = problem.uniforms.shape[0]
     if sim_replications >= 2:

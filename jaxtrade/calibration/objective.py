@@ -26,6 +26,21 @@ grid, ``F``, ``G`` their CDFs):
 
 Exact (unsmoothed, hard-trimmed) KS, CvM and the binned KLD are always reported
 (:func:`exact_statistics`).
+
+**Joint objective with offshoring status** (issue 16 item 3; docs/calibration.md, "Identification from
+offshoring status"). When the data carry each firm's offshoring status ``o ∈ {0, 1}`` (1: at least one
+stage outside the home country 0), the densities become the *joint* sub-densities ``f_o(y) = P(O = o) ·
+f(y | o)`` on the grid, arrays ``(2, G)`` with ``f_0 + f_1`` the sales-only ``f``: the data's from the
+hard status, the model's from the smooth status ``õ_j`` of each simulated firm
+(:func:`jaxtrade.calibration.simulation._log_sales_and_offshoring`), both after the same soft trimming
+of the whole sample. Every objective above is then applied to the pair: ``"kld"`` becomes the KLD of the
+joint law of ``(log sales, o)``,
+
+    Σ_o Σ_g g_o log(g_o / f_o) Δ = Σ_o p̂_o log(p̂_o / p_o) + Σ_o p̂_o KLD(ĝ(·|o) ‖ f(·|o)),
+
+(the share term plus the within-group sales terms), ``"sml"`` the simulated log-likelihood
+``−(1/n) Σ_i log f_{o_i}(y_i)`` of ``log P(o) + log f(y | o)``, ``"ks"``/``"cvm"`` the distances between
+the two joint CDFs ``G_o(y) = P(Y ≤ y, O = o)`` taken over both groups.
 """
 
 from __future__ import annotations
@@ -40,7 +55,7 @@ import numpy as np
 
 from ..engine.validation import fail
 from .parameters import CalibrationModel
-from .simulation import _log_sales, _log_sales_jit, common_uniforms
+from .simulation import OFFSHORE_TEMPERATURE, _log_sales, _log_sales_and_offshoring, _log_sales_jit, _offshores_hard_jit, common_uniforms
 
 __all__ = [
     "OBJECTIVES",
@@ -81,6 +96,14 @@ class DataSummary(eqx.Module):
     trim_width: jax.Array
     trim: float = eqx.field(static=True)
     n: int = eqx.field(static=True)
+    # (n,) the data's offshoring status (0./1.) aligned with log_sales, or None (sales only). With it, density, raw
+    # and cdf are (2, G): the joint sub-densities of (log sales, o = 0) and (log sales, o = 1).
+    offshores: jax.Array | None = None
+
+    @property
+    def joint(self) -> bool:
+        """Whether the data carry the offshoring status (joint objective)."""
+        return self.offshores is not None
 
     @property
     def sorted_trimmed(self) -> np.ndarray:
@@ -170,11 +193,21 @@ def _soft_quantile_jvp(level, primals, tangents):
     return q, jnp.sum(weights * dx) + jnp.sum(weights * z) * dwidth
 
 
-def _density(x, trim, width, grid, kernel, step):
-    """Smoothed, soft-trimmed density of points ``x`` on the grid, and the raw binned weights."""
+def _density(x, trim, width, grid, kernel, step, group=None):
+    """Smoothed, soft-trimmed density of points ``x`` on the grid, and the raw binned weights.
+
+    ``group`` (optional, (n,) in [0, 1]: each point's offshoring status, hard or smooth): the joint
+    sub-densities ``(2, G)`` of ``(x, o = 0)`` and ``(x, o = 1)`` instead, each point's trimming weight split
+    ``1 − group`` / ``group``; both rows share the normaliser, so together they integrate to 1."""
     w = _soft_trim_weights(x, trim, width)
-    raw = _bspline_bin(x, w, grid[0], step, grid.shape[0]) / jnp.sum(w)
-    f = _smooth(raw, kernel) / step
+    total = jnp.sum(w)
+    if group is None:
+        raw = _bspline_bin(x, w, grid[0], step, grid.shape[0]) / total
+        return _smooth(raw, kernel) / step, raw
+    raw1 = _bspline_bin(x, w * group, grid[0], step, grid.shape[0]) / total
+    raw0 = _bspline_bin(x, w * (1 - group), grid[0], step, grid.shape[0]) / total
+    raw = jnp.stack([raw0, raw1])
+    f = jnp.stack([_smooth(raw0, kernel), _smooth(raw1, kernel)]) / step
     return f, raw
 
 
@@ -189,7 +222,8 @@ def silverman_bandwidth(x) -> float:
     return float(0.9 * spread * x.size ** (-0.2))
 
 
-def prepare_data(sales, *, trim: float = 0.05, bandwidth: float | None = None, grid_size: int | None = None, trim_width: float | None = None) -> DataSummary:
+def prepare_data(sales, *, trim: float = 0.05, bandwidth: float | None = None, grid_size: int | None = None, trim_width: float | None = None,
+                 offshores=None) -> DataSummary:
     """Log sales of the data, trimmed and smoothed on a grid (float32).
 
     ``trim``: share of the largest firms dropped (the paper: 0.05). ``bandwidth``: Gaussian kernel
@@ -198,6 +232,8 @@ def prepare_data(sales, *, trim: float = 0.05, bandwidth: float | None = None, g
     grid points instead; the kernel then has the fixed length ``2⌈5(G − 1)/12⌉ + 3`` (at least ±5h for any
     data, since the grid spans at least 12h), so every data set of the same size, ``trim`` and
     ``grid_size`` has arrays of the same shapes and shares one compiled objective.
+    ``offshores``: each firm's offshoring status (0/1, aligned with ``sales``) for the joint objective
+    (module docstring); ``density``, ``raw`` and ``cdf`` are then ``(2, G)``.
     """
     a = np.asarray(sales, dtype=np.float64)
     if a.ndim != 1 or a.size < 10:
@@ -206,6 +242,15 @@ def prepare_data(sales, *, trim: float = 0.05, bandwidth: float | None = None, g
         fail("sales", a, "every sales value must be finite and > 0 (use load_sales to locate bad rows)")
     if not (0.0 <= trim < 0.5):
         fail("trim", trim, "0 <= trim < 0.5")
+    o = None
+    if offshores is not None:
+        o = np.asarray(offshores)
+        if o.shape != a.shape:
+            fail("offshores", o.shape, f"offshores must be one 0/1 status per firm: shape {a.shape}")
+        if not np.all((o == 0) | (o == 1)):
+            bad = np.flatnonzero(~((o == 0) | (o == 1)))
+            fail("offshores", o[bad[:10]], f"every offshoring status must be 0 or 1; {bad.size} are not (first at indices {bad[:10].tolist()})")
+        o = jnp.asarray(o, jnp.float32)
     y = np.log(a)
     q = np.quantile(y, 1.0 - trim) if trim > 0 else y.max()
     kept = np.sort(y[y <= q])
@@ -226,12 +271,12 @@ def prepare_data(sales, *, trim: float = 0.05, bandwidth: float | None = None, g
     grid_j = jnp.asarray(grid, jnp.float32)
     yj = jnp.asarray(y, jnp.float32)
     h_j, step_j, tw_j = (jnp.asarray(float(v)) for v in (h, step, tw))  # weakly typed: float32 arrays stay float32
-    dens, raw = _density_jit(yj, float(trim), tw_j, grid_j, jnp.asarray(kernel, jnp.float32), step_j)
-    cdf = jnp.cumsum(dens) * step_j
+    dens, raw = _density_jit(yj, float(trim), tw_j, grid_j, jnp.asarray(kernel, jnp.float32), step_j, o)
+    cdf = jnp.cumsum(dens, axis=-1) * step_j
     return DataSummary(
         grid=grid_j, density=dens, raw=raw, cdf=cdf, kernel=jnp.asarray(kernel, jnp.float32),
         sorted_log_sales=jnp.asarray(np.sort(y), jnp.float32), n_kept=jnp.asarray(kept.size, jnp.int32), log_sales=yj,
-        bandwidth=h_j, step=step_j, trim=float(trim), trim_width=tw_j, n=int(a.size),
+        bandwidth=h_j, step=step_j, trim=float(trim), trim_width=tw_j, n=int(a.size), offshores=o,
     )
 
 
@@ -250,29 +295,42 @@ class Problem(eqx.Module):
     ks_temperature: float = eqx.field(static=True, default=1e-3)
     seed: int = eqx.field(static=True, default=0)
     uniform_bits: int = eqx.field(static=True, default=16)
+    #: κ of the smooth offshoring status (log-cost margin; used only when the data carry offshoring status).
+    offshore_temperature: float = eqx.field(static=True, default=OFFSHORE_TEMPERATURE)
 
 
 def make_problem(sales, model: CalibrationModel, *, n_sim: int = 20_000, seed: int = 0, kind: str = "kld", trim: float = 0.05,
                  bandwidth=None, grid_size=None, ks_temperature: float = 1e-3, data: DataSummary | None = None,
-                 uniform_bits: int = 16) -> Problem:
+                 uniform_bits: int = 16, offshores=None, offshore_temperature: float = OFFSHORE_TEMPERATURE) -> Problem:
     """Builds a :class:`Problem` from sales (or a prepared :class:`DataSummary`).
 
     The ``n_sim`` simulated firms are firms ``0 … n_sim − 1`` of :func:`jaxtrade.simulate` at ``seed``
-    (:func:`jaxtrade.firm_uniforms`, float32, ``uniform_bits`` per uniform)."""
+    (:func:`jaxtrade.firm_uniforms`, float32, ``uniform_bits`` per uniform). ``offshores`` (0/1 per firm,
+    aligned with ``sales``) switches to the joint objective of (sales, offshoring status) (module docstring),
+    with the model's status smoothed at ``offshore_temperature`` = κ (log cost)."""
     if kind not in OBJECTIVES:
         fail("kind", kind, f"kind must be one of {OBJECTIVES}")
     if not (ks_temperature > 0):
         fail("ks_temperature", ks_temperature, "ks_temperature > 0")
+    if not (np.isfinite(offshore_temperature) and offshore_temperature > 0):
+        fail("offshore_temperature", offshore_temperature, "the smoothing kappa of the offshoring status must be finite and > 0")
     if data is None:
-        data = prepare_data(sales, trim=trim, bandwidth=bandwidth, grid_size=grid_size)
+        data = prepare_data(sales, trim=trim, bandwidth=bandwidth, grid_size=grid_size, offshores=offshores)
+    elif offshores is not None:
+        fail("offshores", "given", "give offshores to prepare_data when passing a prepared DataSummary")
     u = common_uniforms(seed, n_sim, model.n_stages, uniform_bits=uniform_bits)
     return Problem(model=model, data=data, uniforms=u, kind=kind, ks_temperature=float(ks_temperature), seed=int(seed),
-                   uniform_bits=int(uniform_bits))
+                   uniform_bits=int(uniform_bits), offshore_temperature=float(offshore_temperature))
 
 
 def _sim_density(phi, problem: Problem, uniforms=None):
+    """The simulated density on the grid: ``(G,)``, or the joint ``(2, G)`` when the data carry offshoring status."""
     d = problem.data
     u = problem.uniforms if uniforms is None else uniforms
+    if d.joint:
+        x, o = _log_sales_and_offshoring(phi.astype(u.dtype), u, problem.model, problem.offshore_temperature)
+        f, _ = _density(x, d.trim, d.trim_width, d.grid, d.kernel, d.step, o)
+        return f
     x = _log_sales(phi.astype(u.dtype), u, problem.model)
     f, _ = _density(x, d.trim, d.trim_width, d.grid, d.kernel, d.step)
     return f
@@ -284,15 +342,15 @@ def _distance(f, g, graw, step, kind, temperature):
         return jnp.sum(g * (jnp.log(g + _EPS) - jnp.log(f + _EPS))) * step
     if kind == "sml":
         return -jnp.sum(graw * jnp.log(f + _EPS))
-    F = jnp.cumsum(f) * step
-    G = jnp.cumsum(g) * step
-    d = G - F
+    F = jnp.cumsum(f, axis=-1) * step
+    G = jnp.cumsum(g, axis=-1) * step
+    d = (G - F).reshape(-1)
     if kind == "ks":
         n = d.shape[0]
         both = jnp.concatenate([d, -d]) / temperature
         return temperature * (jax.scipy.special.logsumexp(both) - jnp.log(2.0 * n))
     if kind == "cvm":
-        return jnp.sum(d * d * f) * step
+        return jnp.sum(d * d * f.reshape(-1)) * step
     raise ValueError(kind)
 
 
@@ -322,6 +380,9 @@ def exact_statistics(phi, problem: Problem) -> dict:
     Fy_at_x = np.searchsorted(y, x, side="right") / y.size
     Fx_at_x = np.searchsorted(x, x, side="right") / x.size
     out["cvm_exact"] = float(np.mean((Fy_at_x - Fx_at_x) ** 2))
+    if d.joint:  # hard shares, all firms (untrimmed)
+        out["offshore_share_data"] = float(np.mean(np.asarray(d.offshores, np.float64)))
+        out["offshore_share_model"] = float(np.mean(np.asarray(_offshores_hard_jit(jnp.asarray(phi, jnp.float32), problem.uniforms, problem.model))))
     return out
 
 

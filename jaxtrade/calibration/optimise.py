@@ -362,6 +362,9 @@ def _config_hash(problem: Problem, optimizer, extra) -> str:
     h.update(repr((m.n_stages, m.sigma, m.draws, m.truncation_ratio, m.gamma_index, m.draws_are, m.wage_reading, m.value_dependent, m.T.tolist(), problem.kind,
                    problem.ks_temperature, problem.seed, problem.uniform_bits, problem.uniforms.shape, problem.data.trim,
                    float(problem.data.bandwidth), optimizer, extra)).encode())
+    if problem.data.offshores is not None:  # the joint objective (sales-only hashes are unchanged)
+        h.update(np.asarray(problem.data.offshores).tobytes())
+        h.update(repr(("offshores", problem.offshore_temperature)).encode())
     return h.hexdigest()[:16]
 
 

@@ -21,6 +21,7 @@ from .inference import Inference, inference
 from .objective import Problem, _sim_density, exact_statistics, make_problem, moment_start
 from .optimise import OptimisationResult, minimise
 from .parameters import IDENTIFIED, CalibrationModel, Parameters, canonicalise, from_unconstrained, to_unconstrained
+from .simulation import OFFSHORE_TEMPERATURE
 
 __all__ = ["TABLE1", "CalibrationResult", "calibrate", "fitted_and_data_log_sales", "to_sequential_model", "counterfactual_tau"]
 
@@ -42,6 +43,7 @@ class CalibrationResult:
     scale_normalisation: float
     starts: list
     fixed_wage: bool = False
+    offshores: bool = False  # the data carried offshoring status (joint objective; no reflection)
 
     def estimates(self) -> dict:
         p = self.params
@@ -63,6 +65,8 @@ class CalibrationResult:
                          "identified directly (value-dependent trade costs)" if vd else
                          f"identified as tau/cost_scale = {p.tau / self.model.cost_scale(p.scale):.6g}; value and std_error conditional on scale = {p.scale:g}"),
             "wage": (dict(entry(p.wage, None, True, "held fixed at the known relative wage (fixed_wage)"), fixed=True) if self.fixed_wage else
+                     entry(p.wage, p.wage * se[2], True, "identified with the offshoring status (no reflection: (w, rho) and (1/w, rho/w) "
+                           "predict different offshoring shares)") if self.offshores else
                      entry(p.wage, p.wage * se[2], True, "canonical branch w >= 1 ((w, rho) and (1/w, rho/w) are observationally equivalent)")),
             "sunk_cost": entry(p.sunk_cost, p.sunk_cost * se[3], True, "f_s, from the level of sales under free entry (given sigma)"),
         }
@@ -77,8 +81,13 @@ class CalibrationResult:
                 "estimated": ["shape", "tau/cost_scale" if not self.model.value_dependent else "tau", "wage", "sunk_cost"],
                 "not_identified": ["scale"],
                 "statement": ("The sales distribution (eq. S1) is invariant to the common cost scale; with additive trade costs only "
-                              "tau/cost_scale is identified. shape, tau/cost_scale, w (branch w >= 1) and sigma*f_s are identified."),
+                              "tau/cost_scale is identified. shape, tau/cost_scale, w (branch w >= 1) and sigma*f_s are identified."
+                              + (" The offshoring status breaks the wage reflection: w is estimated on both branches." if self.offshores else "")),
             },
+            "data_used": {"sales": True, "offshores": self.offshores,
+                          **({"offshore_share_data": self.statistics.get("offshore_share_data"),
+                              "offshore_share_model": self.statistics.get("offshore_share_model"),
+                              "offshore_temperature": self.statistics.get("offshore_temperature")} if self.offshores else {})},
             "model": {"n_stages": self.model.n_stages, "sigma": self.model.sigma, "draws": self.model.draws, "draws_are": self.model.draws_are,
                       "wage_reading": self.model.wage_reading, "value_dependent": self.model.value_dependent,
                       **({"truncation_ratio": self.model.truncation_ratio} if self.model.draws == "truncated_pareto" else {}),
@@ -112,7 +121,7 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
               n_sim: int = 20_000, seed: int = 0, trim: float = 0.05, bandwidth=None, optimizer: str = "newton", max_steps: int = 200,
               bootstrap: int = 100, sim_replications: int = 8, with_inference: bool = True, checkpoint=None, checkpoint_every: int = 10,
               resume: bool = False, callback=None, problem: Problem | None = None, fixed_wage: float | None = None, grid_size: int | None = None,
-              **minimise_kwargs) -> CalibrationResult:
+              offshores=None, offshore_temperature: float = OFFSHORE_TEMPERATURE, **minimise_kwargs) -> CalibrationResult:
     """Calibrates ``(shape, τ/scale, w, f_s)`` to firms' sales (Tyazhelnikov 004 §5.3 steps 1-4).
 
     ``start``: one or several :class:`Parameters` (multi-start: the best objective wins; each
@@ -122,6 +131,10 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
     ``fixed_wage``: the relative wage ``w`` when it is known from wage data. It is then held fixed
     (no reflection to ``w ≥ 1``), which removes the weakest direction of the sales data
     (docs/calibration.md: the information bound on ``ρ`` falls from 8.5% to 6.8% at n = 200,000).
+    ``offshores``: each firm's offshoring status (0/1, aligned with ``sales``; 1 when a stage is made outside
+    country 0): the joint objective of (sales, status) (:mod:`jaxtrade.calibration.objective`), with the
+    model's status smoothed at ``offshore_temperature``. The status identifies ``w`` on both sides of 1, so
+    the estimate is not reflected (docs/calibration.md, "Identification from offshoring status").
     """
     if not (np.isfinite(scale) and scale > 0):
         fail("scale", scale, "the scale normalisation must be finite and > 0")
@@ -131,7 +144,11 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
             fail("fixed_wage", fixed_wage, "a known relative wage must be finite and > 0")
         fixed = {2: float(np.log(fixed_wage))}
     if problem is None:
-        problem = make_problem(sales, model, n_sim=n_sim, seed=seed, kind=kind, trim=trim, bandwidth=bandwidth, grid_size=grid_size)
+        problem = make_problem(sales, model, n_sim=n_sim, seed=seed, kind=kind, trim=trim, bandwidth=bandwidth, grid_size=grid_size,
+                               offshores=offshores, offshore_temperature=offshore_temperature)
+    elif offshores is not None:
+        fail("offshores", "given", "give offshores to make_problem when passing a prepared problem")
+    joint = problem.data.joint
     starts = start if isinstance(start, (list, tuple)) else [start if start is not None else Parameters(**TABLE1[2000], sunk_cost=1.0)]
     best, records = None, []
     for i, s in enumerate(starts):
@@ -145,7 +162,7 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
             break
         if best is None or (math.isfinite(res.value) and res.value < best.value):
             best = res
-    phi = canonicalise(best.phi, model) if fixed is None else np.asarray(best.phi, np.float64)
+    phi = canonicalise(best.phi, model) if fixed is None and not joint else np.asarray(best.phi, np.float64)
     params = from_unconstrained(phi, model, scale)
     inf = None
     if with_inference and best.status != "interrupted":
@@ -156,14 +173,19 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
     stats["trim"] = problem.data.trim
     stats["n_data"] = problem.data.n
     stats["n_sim"] = int(problem.uniforms.shape[0])
+    if joint:
+        stats["offshore_temperature"] = problem.offshore_temperature
     return CalibrationResult(model=model, params=params, phi=phi, optimisation=best, inference=inf, statistics=stats,
-                             scale_normalisation=float(scale), starts=records, fixed_wage=fixed is not None)
+                             scale_normalisation=float(scale), starts=records, fixed_wage=fixed is not None, offshores=joint)
 
 
 def fitted_and_data_log_sales(result: CalibrationResult, problem: Problem):
     """Grid, data density and fitted simulated density (for plots)."""
-    f = _sim_density(jnp.asarray(result.phi, jnp.float32), problem)
-    return np.asarray(problem.data.grid), np.asarray(problem.data.density), np.asarray(f)
+    f = np.asarray(_sim_density(jnp.asarray(result.phi, jnp.float32), problem))
+    g = np.asarray(problem.data.density)
+    if g.ndim == 2:  # joint (sales, offshoring status): the marginal density of log sales
+        f, g = f.sum(axis=0), g.sum(axis=0)
+    return np.asarray(problem.data.grid), g, f
 
 
 

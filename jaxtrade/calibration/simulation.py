@@ -11,6 +11,17 @@ Sales. With CES demand and mark-up pricing (eq. 11-12, §4.4) and free entry ``E
     r(MC) = σ f_s · (MC / M̃C)^{1-σ},   M̃C = (E[MC^{1-σ}])^{1/(1-σ)}            (S1)
 
 so the cost scale cancels and only ``φ`` enters (:mod:`jaxtrade.calibration.parameters`).
+
+Offshoring status (issue 16 item 3, docs/calibration.md "Identification from offshoring status"). Firm
+``j`` offshores when its optimal chain (eq. 1-2) places at least one stage outside the home country 0:
+``o_j = 1{MC^A_j < MC^H_j}`` with ``MC^H_j = w_0 Σ_i a_{i0}`` the all-home path's cost and ``MC^A_j``
+the cheapest path that uses country 1 at least once (``MC_j = min(MC^H_j, MC^A_j)``). Both come from one
+forward recursion over three states (at home so far / back home after a stage abroad / abroad;
+:func:`_home_and_abroad_costs`). The calibration uses the smooth status
+``õ_j = sigmoid((log MC^H_j − log MC^A_j)/κ)`` (:func:`_log_sales_and_offshoring`): the signed log
+margin ``Δ_j`` crosses 0 exactly where the hard status switches, so the share ``E[õ]`` differs from
+``P(o = 1)`` by ``O(κ²)`` (symmetric kernel) and its derivative comes from the firms within a few ``κ``
+of switching.
 """
 
 from __future__ import annotations
@@ -27,7 +38,10 @@ from ..engine.validation import fail
 from ..models.table1 import wages as table1_wages
 from .parameters import CalibrationModel, Parameters, to_unconstrained
 
-__all__ = ["common_uniforms", "simulate_marginal_costs", "simulate_sales"]
+__all__ = ["common_uniforms", "simulate_marginal_costs", "simulate_sales", "simulate_offshores", "OFFSHORE_TEMPERATURE"]
+
+#: Default ``κ`` of the smooth offshoring status (in log cost: a 1% cost margin).
+OFFSHORE_TEMPERATURE = 0.01
 
 
 def common_uniforms(seed: int, n_firms: int, n_stages: int, n_countries: int = 2, dtype=jnp.float32, uniform_bits: int = 16):
@@ -85,16 +99,62 @@ def _exp_bounded(x, dtype):
     return jnp.exp(jnp.clip(x, -LOG_BOUND, LOG_BOUND)).astype(dtype)
 
 
+def _stage_costs_and_links(phi, uniforms, model: CalibrationModel):
+    """Wage-weighted stage costs ``w_k a_{ik}`` (F, N, 2) at unit cost scale and the link price ``ρ``."""
+    dtype = uniforms.dtype
+    a = _unit_costs(phi[0], uniforms, model)
+    w0, w1 = table1_wages(_exp_bounded(phi[2], dtype), model.wage_reading)
+    wages = jnp.stack([jnp.asarray(w0, dtype), jnp.asarray(w1, dtype)])
+    return a, wages, _exp_bounded(phi[1], dtype)
+
+
+def _home_and_abroad_costs(phi, uniforms, model: CalibrationModel):
+    """``(MC^H, MC^A)``: the all-home path's cost and the cheapest cost of a path using country 1 at least once.
+
+    Forward recursion of eq. (1)-(2) (eq. 7-8 with ``value_dependent``) over three states per stage:
+    ``h`` (every stage so far at home), ``b`` (at home now, abroad before) and ``v`` (abroad now). With
+    link price ``ℓ_{jk} = ρ T_{jk}``, additive: ``h' = h + c_0``, ``b' = min(b, v + ℓ_{10}) + c_0``,
+    ``v' = min(h + ℓ_{01}, b + ℓ_{01}, v) + c_1``; ad valorem ``x + ℓ`` becomes ``x (1 + ℓ)``.
+    ``min(MC^H, MC^A)`` is :func:`jaxtrade.solve_chain`'s ``MC`` (tests check it). Differentiable
+    (envelope: ``jnp.minimum`` passes the derivative of the cheaper branch)."""
+    if uniforms.shape[-1] != 2:
+        fail("uniforms", uniforms, "the calibration model has two countries: uniforms.shape[-1] == 2")
+    a, wages, rho = _stage_costs_and_links(phi, uniforms, model)
+    c = a * wages[None, None, :]
+    T = np.asarray(model.T, dtype=np.float64)
+    l01, l10 = rho * float(T[0, 1]), rho * float(T[1, 0])
+
+    def link(x, ell):
+        return x * (1 + ell) if model.value_dependent else x + ell
+
+    h, v = c[:, 0, 0], c[:, 0, 1]
+    b = None
+    for i in range(1, c.shape[1]):
+        c0, c1 = c[:, i, 0], c[:, i, 1]
+        from_home = link(h, l01) if b is None else jnp.minimum(link(h, l01), link(b, l01))
+        b_new = link(v, l10) if b is None else jnp.minimum(b, link(v, l10))
+        h, b, v = h + c0, b_new + c0, jnp.minimum(from_home, v) + c1
+    return h, jnp.minimum(b, v)
+
+
+def _log_sales_and_offshoring(phi, uniforms, model: CalibrationModel, kappa):
+    """Log sales (S1) and the smooth offshoring status ``sigmoid((log MC^H − log MC^A)/κ)`` of each firm."""
+    home, abroad = _home_and_abroad_costs(phi, uniforms, model)
+    log_h, log_a = jnp.log(home), jnp.log(abroad)
+    log_mc = jnp.minimum(log_h, log_a)
+    s1 = 1.0 - model.sigma
+    z = s1 * log_mc
+    log_power_mean = jax.scipy.special.logsumexp(z) - jnp.log(jnp.asarray(z.shape[0], z.dtype))
+    return jnp.log(model.sigma) + phi[3] + z - log_power_mean, jax.nn.sigmoid((log_h - log_a) / kappa)
+
+
 def _marginal_costs(phi, uniforms, model: CalibrationModel):
     """``MC_j`` at unit cost scale for identified ``φ`` (eq. 1-2 via solve_chain); wages ``(1, w)`` on China."""
     dtype = uniforms.dtype
     if uniforms.shape[-1] != 2:
         fail("uniforms", uniforms, "the calibration model has two countries: uniforms.shape[-1] == 2")
-    a = _unit_costs(phi[0], uniforms, model)
-    w0, w1 = table1_wages(_exp_bounded(phi[2], dtype), model.wage_reading)
-    wages = jnp.stack([jnp.asarray(w0, dtype), jnp.asarray(w1, dtype)])
+    a, wages, rho = _stage_costs_and_links(phi, uniforms, model)
     T = jnp.asarray(model.T, dtype)
-    rho = _exp_bounded(phi[1], dtype)
     return solve_chain(a, T, rho, wages=wages, value_dependent=model.value_dependent).cost
 
 
@@ -140,3 +200,21 @@ def simulate_sales(params: Parameters, model: CalibrationModel, n_firms: int, se
     zp = s1 * pm_log_mc
     log_pm = np.logaddexp.reduce(zp) - np.log(zp.size)
     return np.exp(np.log(model.sigma * params.sunk_cost) + s1 * log_mc - log_pm)
+
+
+def _offshores_hard(phi, uniforms, model: CalibrationModel):
+    """``1{the optimal path of eq. 1-2 uses a country other than 0}`` from :func:`jaxtrade.solve_chain`'s path."""
+    a, wages, rho = _stage_costs_and_links(phi, uniforms, model)
+    sol = solve_chain(a, jnp.asarray(model.T, uniforms.dtype), rho, wages=wages, value_dependent=model.value_dependent)
+    return jnp.any(sol.path != 0, axis=-1)
+
+
+_offshores_hard_jit = eqx.filter_jit(_offshores_hard)
+
+
+def simulate_offshores(params: Parameters, model: CalibrationModel, n_firms: int, seed: int, *, uniform_bits: int = 16) -> np.ndarray:
+    """Offshoring status (0/1, int8) of the firms :func:`simulate_sales` draws at ``seed``: 1 when the firm's
+    optimal chain (eq. 1-2, :func:`jaxtrade.solve_chain`'s path) makes at least one stage outside country 0."""
+    phi = to_unconstrained(params, model)
+    u = common_uniforms(seed, n_firms, model.n_stages, uniform_bits=uniform_bits)
+    return np.asarray(_offshores_hard_jit(phi, u, model)).astype(np.int8)

@@ -7,6 +7,11 @@ each with ``value`` and ``std_error``; ``scale`` is held at ``--scale`` and mark
 identified), and ``result.png`` (fitted against data density of log sales). A checkpoint
 ``result.json.ckpt`` is written every ``--checkpoint-every`` steps and on Ctrl-C; ``--resume``
 continues from it.
+
+A CSV with the header ``sales,offshores`` (``offshores`` 0/1: at least one stage of the firm's chain made
+outside the home country 0) switches to the joint likelihood of (sales, offshoring status), which breaks the
+wage reflection (``w`` is then not reflected to ``w >= 1``); the JSON's ``data_used`` says what was used
+(docs/calibration.md, "Identification from offshoring status"). ``--ignore-offshores`` uses the sales only.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     """Adds the ``calibrate`` subcommand to an ``argparse`` subparsers object."""
     p = subparsers.add_parser("calibrate", help="calibrate (shape, tau/scale, wage, f_s) to firms' sales by simulated ML (004 §5)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("sales", help="CSV (one column, header allowed) or .npy of firms' sales; 'synthetic:2000' / 'synthetic:2007' for the bundled synthetic data")
+    p.add_argument("sales", nargs="+", metavar="SALES",
+                   help="CSV (one column, header allowed; or two columns with header sales,offshores) or .npy of firms' sales; "
+                        "'synthetic:2000' / 'synthetic:2007' for the bundled synthetic data. Two files (periods 0 and 1): both are "
+                        "calibrated, then the counterfactual (theta_0, tau_1, w_0) and its decomposition (docs/two_period.md)")
     p.add_argument("--stages", type=int, default=10, help="number of stages N (default 10)")
     p.add_argument("--sigma", type=float, default=4.0, help="elasticity of substitution (default 4)")
     p.add_argument("--draws", default="pareto",
@@ -53,6 +61,14 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=None, help="normalisation of the unidentified scale (default: the start's scale)")
     p.add_argument("--bootstrap", type=int, default=100, help="data bootstrap replicates for standard errors")
     p.add_argument("--sim-replications", type=int, default=8, help="re-simulations for the simulation-noise part of the standard errors")
+    p.add_argument("--ignore-offshores", action="store_true", help="calibrate to the sales column only, even when the file has offshores")
+    p.add_argument("--offshore-temperature", type=float, default=None,
+                   help="kappa of the smooth offshoring status in the joint objective (log cost margin; default 0.01)")
+    p.add_argument("--scales", default=None, help="two periods: the stated scale normalisations 's0,s1' (default: --scale for both)")
+    p.add_argument("--normalisations", default=None,
+                   help="two periods: comma-separated names from calibration.two_period.NORMALISATIONS (default: every one that applies)")
+    p.add_argument("--decompose-firms", type=int, default=400_000, help="two periods: firms per decomposition (default 400,000)")
+    p.add_argument("--decompose-draws", type=int, default=30, help="two periods: parametric-bootstrap draws for the standard errors (0: none)")
     p.add_argument("--out", default="result.json")
     p.add_argument("--resume", action="store_true", help="continue from OUT.ckpt")
     p.add_argument("--checkpoint-every", type=int, default=10)
@@ -65,8 +81,8 @@ def _load(spec):
     from .. import calibration as cal
 
     if spec.startswith("synthetic:"):
-        return cal.synthetic_sales(int(spec.split(":", 1)[1]))
-    return cal.load_sales(spec)
+        return cal.FirmData(cal.synthetic_sales(int(spec.split(":", 1)[1])))
+    return cal.load_firms(spec)
 
 
 def _starts(text, cal):
@@ -99,18 +115,70 @@ def _plot(path, grid, data, fitted, title):
 
 
 def run(args) -> int:
+    if len(args.sales) == 1:
+        return _run_one(args, args.sales[0], args.out, args.scale)[1]
+    if len(args.sales) != 2:
+        raise SystemExit(f"calibrate takes one sales file, or two (periods 0 and 1); got {len(args.sales)}")
+    if args.resume:
+        raise SystemExit("--resume applies to one period: rerun each period with its own --out, then both")
+    from ..calibration.two_period import two_period
+    from . import two_period as face
+
+    if args.scales is not None:
+        try:
+            scales = [float(v) for v in args.scales.split(",")]
+        except ValueError:
+            scales = []
+        if len(scales) != 2 or not all(v > 0 for v in scales):
+            raise SystemExit(f"--scales needs two positive comma-separated values s0,s1; got {args.scales!r}")
+    else:
+        scales = [args.scale, args.scale]
+    out = Path(args.out)
+    results = []
+    for t, (src, sc) in enumerate(zip(args.sales, scales)):
+        res, code = _run_one(args, src, str(out.with_name(f"{out.stem}.period{t}{out.suffix or '.json'}")), sc)
+        if res is None or code != 0:
+            print(f"period {t} ({src}) did not finish (exit {code}): no counterfactual", file=sys.stderr)
+            return code or 1
+        results.append(res)
+    from tqdm import tqdm
+
+    names = None if args.normalisations is None else tuple(v.strip() for v in args.normalisations.split(","))
+    bar = tqdm(desc="counterfactual", unit="decomposition", file=sys.stderr)
+
+    def progress(done, total):
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        tp = two_period(results[0], results[1], normalisations=names, n_firms=args.decompose_firms, draws=args.decompose_draws,
+                        seed=args.seed, progress=progress)
+    finally:
+        bar.close()
+    face.write(out, tp, sources=args.sales, no_plot=args.no_plot)
+    print(f"wrote {out}")
+    return 0
+
+
+def _run_one(args, source, out, scale):
+    """One period: calibrate ``source``, write ``out`` (+ PNG), print the estimates. Returns (result or None, exit code)."""
     from tqdm import tqdm
 
     from .. import calibration as cal
 
-    sales = _load(args.sales)
+    firms = _load(source)
+    sales = firms.sales
+    offshores = None if args.ignore_offshores else firms.offshores
+    kappa = {} if args.offshore_temperature is None else {"offshore_temperature": args.offshore_temperature}
     model = cal.CalibrationModel(n_stages=args.stages, sigma=args.sigma, draws=args.draws, draws_are=args.draws_are, draws_as=args.draws_as,
                                  wage_reading=args.wage_reading, value_dependent=args.value_dependent, truncation_ratio=args.truncation_ratio,
                                  gamma_index=args.gamma_index)
     starts = _starts(args.start, cal)
-    scale = args.scale if args.scale is not None else starts[0].scale
-    problem = cal.make_problem(sales, model, n_sim=args.firms, seed=args.seed, kind=args.objective, trim=args.trim, bandwidth=args.bandwidth)
-    out = Path(args.out)
+    scale = scale if scale is not None else starts[0].scale
+    problem = cal.make_problem(sales, model, n_sim=args.firms, seed=args.seed, kind=args.objective, trim=args.trim, bandwidth=args.bandwidth,
+                               offshores=offshores, **kappa)
+    out = Path(out)
     ckpt = str(out) + ".ckpt"
     bar = tqdm(total=args.max_steps * len(starts), desc="calibrate", unit="step", file=sys.stderr)
 
@@ -129,9 +197,10 @@ def run(args) -> int:
         bar.close()
     if res.optimisation.status == "interrupted":
         print(f"interrupted at step {res.optimisation.num_steps}; state saved to {ckpt}; continue with --resume", file=sys.stderr)
-        return 130
+        return None, 130
     js = res.to_json()
-    js["data"] = {"source": args.sales, "n": int(sales.size)}
+    js["data"] = {"source": source, "n": int(sales.size), "columns": ["sales"] + (["offshores"] if firms.offshores is not None else []),
+                  "offshores_used": offshores is not None}
     if not args.no_plot:
         png = out.with_suffix(".png")
         grid, g, f = cal.fitted_and_data_log_sales(res, problem)
@@ -152,6 +221,6 @@ def run(args) -> int:
     if opt.status not in ("converged", "max_steps", "stalled"):
         print(f"the optimiser stopped: {opt.message} The estimates are the last point with a finite objective; its state is in {ckpt}.",
               file=sys.stderr)
-        return 1
-    return 0
+        return res, 1
+    return res, 0
 
