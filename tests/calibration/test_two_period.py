@@ -126,3 +126,35 @@ def test_a_nearly_flat_valley_gives_no_standard_error_and_says_why(period0):
     assert r["bootstrap_draws_undefined"] > 1
     assert r["std_errors"] == {} and r["ci95"] is None and "quadratic approximation" in r["std_errors_note"]
     assert math.isfinite(r["fragmentation_share"])  # the point estimate stands
+
+
+def test_cli_two_files_calibrates_both_and_writes_the_counterfactual(tmp_path):
+    """``jaxtrade calibrate A.csv B.csv``: each period's JSON (the one-period shape), then the counterfactual JSON with
+    one row per normalisation, its table and PNG; the stated scales come from --scales."""
+    import json
+
+    from jaxtrade import cli
+
+    files = []
+    for t, year in enumerate((2000, 2007)):
+        truth = cal.Parameters(**cal.TABLE1[year], sunk_cost=1.0)
+        csv = tmp_path / f"sales{t}.csv"
+        cal.save_sales(csv, cal.simulate_sales(truth, SMALL, 1500, 2 + t))
+        files.append(str(csv))
+    out = tmp_path / "both.json"
+    argv = ["calibrate", *files, "--stages", "4", "--firms", "1500", "--max-steps", "4", "--bootstrap", "4", "--sim-replications", "0",
+            "--scales", "0.13,0.18", "--decompose-firms", "5000", "--decompose-draws", "2", "--out", str(out)]
+    assert cli.main(argv) == 0
+    for t in range(2):
+        js_t = json.loads((tmp_path / f"both.period{t}.json").read_text())
+        assert {"value", "std_error"} <= set(js_t["estimates"]["shape"])
+    js = json.loads(out.read_text())
+    assert [p["normalisation"]["scale"] for p in js["periods"]] == [0.13, 0.18]
+    rows = {r["name"]: r for r in js["counterfactual"]["normalisations"]}
+    assert set(rows) == {"equal_scales", "equal_median_cost", "equal_mean_cost", "stated"}
+    rho1 = js["periods"][1]["estimates"]["tau"]["value"] / SMALL.cost_scale(0.18)
+    assert rows["stated"]["tau_1"] == pytest.approx(rho1 * SMALL.cost_scale(0.18), rel=1e-6)
+    assert out.with_suffix(".png").is_file() and js["plot"] == str(out.with_suffix(".png"))
+    assert [d["source"] for d in js["data"]] == files
+    with pytest.raises(SystemExit, match="--scales"):
+        cli.main(argv[:-2] + ["--scales", "0.13", "--out", str(out)])
