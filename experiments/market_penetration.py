@@ -140,10 +140,12 @@ def main():
     return out
 
 
-def recovery(n_firms=50_000, n_sim=60_000, temps=(0.05, 0.02, 0.005), shares=(0.6, 0.3, 0.12, 0.05), max_steps=80, out_path=None):
+def recovery(n_firms=50_000, n_sim=60_000, temps=(0.05, 0.02, 0.005), shares=(0.6, 0.3, 0.12, 0.05), max_steps=80, out_path=None,
+             entry="smooth", starts=(("0.5x", 0.5), ("1.5x", 1.5))):
     """Issue #15's recovery check (docs/market_penetration.md): data from EKK's estimates (seed 3), SMM
     from 0.5× and 1.5× the truth, diag W annealed over ``temps``, then Ω⁺ at the last temperature; per
-    stage the estimate, its error, t-statistic (sandwich s.e. at the estimate) and Q against Q(truth)."""
+    stage the estimate, its error, t-statistic (sandwich s.e. at the estimate) and Q against Q(truth).
+    ``entry="conditional"``: the cost rank integrated out (no smoothing, τ unused): diag W, then Ω⁺."""
     import jax.numpy as jnp
 
     from jaxtrade.calibration import smm
@@ -154,29 +156,31 @@ def recovery(n_firms=50_000, n_sim=60_000, temps=(0.05, 0.02, 0.005), shares=(0.
     mk = mp.Markets.from_sales(s)
     m_data, omega = smm.moments_from_sales(s, mk)
     draws = smm.sim_draws(n_sim, m, 11)
+    if entry == "conditional":
+        temps = (0.0,)
     weights = {"diag": smm.weighting(omega, "diagonal"), "efficient": smm.weighting(omega, "efficient")}
     zt = smm.from_params(mp.Params(*jnp.asarray(truth)))
-    out = dict(n_firms=n_firms, n_sim=n_sim, shares=list(shares), temperatures=list(temps), n_moments=int(m_data.shape[0]), truth_id=[], stages=[])
+    out = dict(entry=entry, n_firms=n_firms, n_sim=n_sim, shares=list(shares), temperatures=list(temps), n_moments=int(m_data.shape[0]), truth_id=[], stages=[])
     for tau in temps:
-        G = smm.moment_jacobian(mp.Params(*jnp.asarray(truth)), mk, draws, tau)
+        G = smm.moment_jacobian(mp.Params(*jnp.asarray(truth)), mk, draws, tau, entry)
         for wn, W in weights.items():
             sv, _, vt = smm.identification(G, W)
             se, _ = smm.sandwich(G, W, omega, n_firms, n_sim)
             out["truth_id"].append(dict(tau=tau, weight=wn, singular_values=sv.tolist(), weakest=vt[-1].tolist(), se=se.tolist(),
-                                        objective=float(smm._objective_jit(zt, jnp.asarray(tau), m_data, W, mk, draws))))
-    for name, f in (("0.5x", 0.5), ("1.5x", 1.5)):
+                                        objective=float(smm._objective_jit(zt, jnp.asarray(tau), m_data, W, mk, draws, entry=entry))))
+    for name, f in starts:
         z = smm.from_params(mp.params(*(f * truth)))
         t0 = time.perf_counter()
         for tau, wn in [(t, "diag") for t in temps] + [(temps[-1], "efficient")]:
             args = (m_data, weights[wn], mk, draws)
-            z, k, conv = smm._lbfgs(z, tau, args, max_steps, 1e-6)
+            z, k, conv = smm._lbfgs(z, tau, args, max_steps, 1e-6, entry=entry)
             p = smm.to_params(z)
             v = np.asarray(smm._vec(p))
-            se, _ = smm.sandwich(smm.moment_jacobian(p, mk, draws, tau), weights[wn], omega, n_firms, n_sim)
+            se, _ = smm.sandwich(smm.moment_jacobian(p, mk, draws, tau, entry), weights[wn], omega, n_firms, n_sim)
             rec = dict(start=name, tau=tau, weight=wn, steps=k, converged=bool(conv), seconds=time.perf_counter() - t0, params=v.tolist(),
                        se=se.tolist(), rel_err=((v - truth) / np.abs(truth)).tolist(), t=((v - truth) / se).tolist(),
-                       objective=float(smm._objective_jit(z, jnp.asarray(tau), *args)),
-                       objective_truth=float(smm._objective_jit(zt, jnp.asarray(tau), *args)))
+                       objective=float(smm._objective_jit(z, jnp.asarray(tau), *args, entry=entry)),
+                       objective_truth=float(smm._objective_jit(zt, jnp.asarray(tau), *args, entry=entry)))
             out["stages"].append(rec)
             print(name, wn, tau, np.round(v, 3), "err%", np.round(100 * np.array(rec["rel_err"]), 1), "t", np.round(rec["t"], 2),
                   "Q", round(rec["objective"], 2), "Q(truth)", round(rec["objective_truth"], 2), flush=True)
@@ -187,4 +191,7 @@ def recovery(n_firms=50_000, n_sim=60_000, temps=(0.05, 0.02, 0.005), shares=(0.
 if __name__ == "__main__":
     import sys
 
-    recovery() if "--recovery" in sys.argv[1:] else main()
+    if "--recovery" in sys.argv[1:]:
+        recovery(entry="conditional" if "--conditional" in sys.argv[1:] else "smooth")
+    else:
+        main()

@@ -91,7 +91,7 @@ def _count_probs(d):
     return P
 
 
-def _contributions(act, d, s, w, quantiles, share):
+def _contributions(act, d, s, w, quantiles, share, n_draws=None):
     """Per-firm vectors whose weighted means determine the moments (d, s in popularity order).
 
     Sales are taken relative to the sample's own (weighted) mean of sellers in each market, so the
@@ -100,7 +100,8 @@ def _contributions(act, d, s, w, quantiles, share):
     2011 §3: what separates θ̃), and E[φ^j], E[φ_0 φ_n] of φ = log(1 + r/LOG_FLOOR) over all potential
     firms (the lower tail of relative sales, where λ acts; the cross-market moment through the firm's
     common cost rank). ``share`` (the markets' entry shares, popularity order) normalises the φ moments'
-    mean of sellers in the simulation (exact there by construction of ū_n); ``None`` for data."""
+    mean of sellers in the simulation (exact there by construction of ū_n); ``None`` for data.
+    ``n_draws``: the number of simulated firms when rows are segments of firms (default: rows)."""
     m = d.shape[-1]
     cols = [act[..., None]]
     for k in range(1, m + 1):
@@ -123,7 +124,7 @@ def _contributions(act, d, s, w, quantiles, share):
     # 001 §6.4), so these moments need no entry indicator: no smoothing, no smoothing bias. The mean
     # of sellers' sales uses the markets' entry shares (exact in the model by construction of ū_n).
     total = (w[:, None] * s).sum(0)
-    sellers_mean = total / (w[:, None] * d).sum(0) if share is None else total / (w.shape[0] * share)
+    sellers_mean = total / (w[:, None] * d).sum(0) if share is None else total / ((w.shape[0] if n_draws is None else n_draws) * share)
     ru = s / sellers_mean[None, :]
     phi = jnp.log1p(ru / LOG_FLOOR)
     cols += [phi, phi * phi, phi * phi * phi, phi[..., :1] * phi[..., 1:]]
@@ -204,22 +205,65 @@ def max_last(x):
     return jnp.take_along_axis(x, i[..., None], axis=-1)[..., 0]
 
 
-def simulated_moments(p: mp.Params, markets: mp.Markets, draws: SimDraws, temperature: float, quantiles=QUANTILES):
-    """Model moments from the fixed draws (importance weights b_s, smoothed entry at ``temperature``)."""
+def _conditional_segments(log_u, la, lh, p, lub, scale, log_b):
+    """EKK's simulator with the cost rank integrated out over the entry pattern (001 §6.4).
+
+    Given firm s's shocks, u = b_s U with U ~ U(0, 1) and the firm enters n iff U < c_n = min(1, b_n/b_s)
+    (b_n = ū_n η_n^{θ̃}, b_s = min(1, max_n b_n), so max_n c_n = 1). Sort c descending,
+    c_(1) = 1 ≥ c_(2) ≥ … ≥ c_(M), c_(M+1) = 0: on U ∈ (c_(k+1), c_(k)] the firm enters exactly its
+    k markets of largest c, with probability c_(k) − c_(k+1) (closed form, smooth in the parameters,
+    no smoothing). Sales within segment k are taken at U = c_(k+1) + (c_(k) − c_(k+1)) V_s (V_s the
+    firm's fixed uniform): unbiased for the segment's conditional mean. Returns rows (S·M, …): hard 0/1
+    entry d, sales s, weights b_s (c_(k) − c_(k+1)) (sum over a firm's rows: b_s)."""
+    n, m = lh.shape
+    log_bn = jnp.minimum(0.0, lub[None, :] + p.theta_tilde * lh)  # log min(1, b_n)
+    log_c = log_bn - log_b[:, None]  # ≤ 0; the max is exactly 0
+    rank_order = jnp.argsort(-jax.lax.stop_gradient(log_c), axis=-1)
+    c_sorted = jnp.exp(jnp.take_along_axis(log_c, rank_order, axis=-1))
+    hi = c_sorted  # segment k (0-based): (c_(k+1), c_(k)]
+    lo = jnp.concatenate([c_sorted[:, 1:], jnp.zeros_like(c_sorted[:, :1])], axis=-1)
+    width = hi - lo  # (S, M), ≥ 0, sums to 1 over k
+    v = jnp.exp(log_u)  # the fixed uniform
+    U = lo + width * v[:, None]  # (S, M) one point per segment
+    lu = log_b[:, None] + jnp.log(U)  # log cost rank at each segment's point
+    rank = jnp.argsort(rank_order, axis=-1)  # rank of market n among the firm's c (0 = largest)
+    d = (rank[:, None, :] <= jnp.arange(m)[None, :, None]).astype(lh.dtype)  # (S, K, M): top k+1 entered
+    ell = lh[:, None, :] - (lu[:, :, None] - lub[None, None, :]) / p.theta_tilde
+    ells = jnp.maximum(ell, 0.0)
+    s = d * scale[None, None, :] * jnp.exp(la - lh)[:, None, :] * (jnp.exp(ells) - jnp.exp((1.0 - p.lam) * ells))
+    w = jnp.exp(log_b)[:, None] * width
+    return d.reshape(n * m, m), s.reshape(n * m, m), w.reshape(n * m)
+
+
+ENTRY = ("smooth", "conditional")
+
+
+def simulated_moments(p: mp.Params, markets: mp.Markets, draws: SimDraws, temperature: float, quantiles=QUANTILES,
+                      entry: str = "smooth"):
+    """Model moments from the fixed draws (importance weights b_s).
+
+    ``entry="smooth"``: u = b_s U_s, smoothed entry at ``temperature`` (hard at a Python 0).
+    ``entry="conditional"``: the cost rank integrated out over each firm's entry pattern
+    (:func:`_conditional_segments`; exact entry probabilities, no smoothing; ``temperature`` unused)."""
+    if entry not in ENTRY:
+        fail("entry", entry, '"smooth" or "conditional"')
     la = p.sigma_a * draws.za
     lh = p.sigma_h * (p.rho * draws.za + jnp.sqrt(1 - p.rho * p.rho) * draws.zw)
     lub, scale = mp.sales_scales(p, markets)
     log_b = jnp.minimum(0.0, max_last(lub[None, :] + p.theta_tilde * lh))
-    log_u = log_b + draws.log_u
-    hard = isinstance(temperature, (int, float)) and temperature == 0
-    ell, d, s = mp.firm_outcomes(log_u, la, lh, p, lub, scale, 0.0 if hard else temperature)
-    if not hard:
-        d = d / max_last(d)[:, None]
     order = jnp.argsort(-markets.entry_share, stable=True)  # traced: the markets may be jit arguments
+    if entry == "conditional":
+        d, s, w = _conditional_segments(draws.log_u, la, lh, p, lub, scale, log_b)
+    else:
+        log_u = log_b + draws.log_u
+        hard = isinstance(temperature, (int, float)) and temperature == 0
+        ell, d, s = mp.firm_outcomes(log_u, la, lh, p, lub, scale, 0.0 if hard else temperature)
+        if not hard:
+            d = d / max_last(d)[:, None]
+        w = jnp.exp(log_b)
     d, s = d[:, order], s[:, order]
-    w = jnp.exp(log_b)
-    f = _contributions(jnp.ones_like(log_u), d, s, w, quantiles, markets.entry_share[order])
-    F = (w[:, None] * f).sum(0) / log_u.shape[0]
+    f = _contributions(jnp.ones_like(w), d, s, w, quantiles, markets.entry_share[order], draws.log_u.shape[0])
+    F = (w[:, None] * f).sum(0) / draws.log_u.shape[0]
     return _moments(F, d.shape[1], len(quantiles))
 
 
@@ -235,46 +279,48 @@ def _vec(p: mp.Params):
     return jnp.stack([p.theta_tilde, p.lam, p.sigma_a, p.sigma_h, p.rho])
 
 
-def objective_factory(m_data, weight, markets, draws, temperature, quantiles=QUANTILES):
+def objective_factory(m_data, weight, markets, draws, temperature, quantiles=QUANTILES, entry="smooth"):
     """Q(z) = (m(z) − m_data)' W (m(z) − m_data) on unconstrained coordinates z."""
 
     def q(z, args=None):
-        r = simulated_moments(to_params(z), markets, draws, temperature, quantiles) - m_data
+        r = simulated_moments(to_params(z), markets, draws, temperature, quantiles, entry) - m_data
         return jnp.sum(weight * r * r)
 
     return q
 
 
-def _objective(z, tau, m_data, weight, markets, draws):
-    r = simulated_moments(to_params(z), markets, draws, tau) - m_data
+def _objective(z, tau, m_data, weight, markets, draws, entry="smooth"):
+    r = simulated_moments(to_params(z), markets, draws, tau, entry=entry) - m_data
     return jnp.sum(weight * r * r) if weight.ndim == 1 else r @ weight @ r
 
 
 _OPT = optax.lbfgs()
 
 
-@jax.jit
-def _lbfgs_step(z, st, tau, m_data, weight, markets, draws):
+@functools.partial(jax.jit, static_argnames="entry")
+def _lbfgs_step(z, st, tau, m_data, weight, markets, draws, entry="smooth"):
     """One optax L-BFGS step (zoom line search); compiled once for every start and temperature
     (τ is an argument, not a constant)."""
-    q = lambda z: _objective(z, tau, m_data, weight, markets, draws)
+    q = lambda z: _objective(z, tau, m_data, weight, markets, draws, entry)
     v, g = optax.value_and_grad_from_state(q)(z, state=st)
     u, st = _OPT.update(g, st, z, value=v, grad=g, value_fn=q)
     return optax.apply_updates(z, u), st, v, g
 
 
-_objective_jit = jax.jit(_objective)
-_moments_jit = jax.jit(lambda p, markets, draws, tau: simulated_moments(p, markets, draws, tau))
-_jacobian_jit = jax.jit(lambda v, markets, draws, tau: jax.jacfwd(lambda v: simulated_moments(mp.Params(*v), markets, draws, tau))(v))
+_objective_jit = jax.jit(_objective, static_argnames="entry")
+_moments_jit = jax.jit(lambda p, markets, draws, tau, entry="smooth": simulated_moments(p, markets, draws, tau, entry=entry),
+                       static_argnames="entry")
+_jacobian_jit = jax.jit(lambda v, markets, draws, tau, entry="smooth": jax.jacfwd(
+    lambda v: simulated_moments(mp.Params(*v), markets, draws, tau, entry=entry))(v), static_argnames="entry")
 
 
-def _lbfgs(z, tau, args, max_steps: int, gtol: float, on_step=None):
+def _lbfgs(z, tau, args, max_steps: int, gtol: float, on_step=None, entry="smooth"):
     """L-BFGS on the objective at temperature ``tau``; stops when ‖∇q‖ < gtol·max(1, |q|).
     ``on_step(i, value)`` after every step (a progress bar)."""
     tau = jnp.asarray(tau, z.dtype)
     st = _OPT.init(z)
     for i in range(int(max_steps)):
-        z_new, st, v, g = _lbfgs_step(z, st, tau, *args)
+        z_new, st, v, g = _lbfgs_step(z, st, tau, *args, entry=entry)
         if on_step is not None:
             on_step(i, float(v))
         if not np.all(np.isfinite(np.asarray(z_new))):
@@ -285,9 +331,9 @@ def _lbfgs(z, tau, args, max_steps: int, gtol: float, on_step=None):
     return z, int(max_steps), False
 
 
-def moment_jacobian(p: mp.Params, markets: mp.Markets, draws: SimDraws, temperature: float):
+def moment_jacobian(p: mp.Params, markets: mp.Markets, draws: SimDraws, temperature: float, entry: str = "smooth"):
     """G = ∂m/∂(θ̃, λ, σ_a, σ_h, ρ) of the simulated moments (jitted forward mode)."""
-    return _jacobian_jit(_vec(p), markets, draws, jnp.asarray(float(temperature)))
+    return _jacobian_jit(_vec(p), markets, draws, jnp.asarray(float(temperature)), entry=entry)
 
 
 def identification(G, weight):
@@ -318,7 +364,7 @@ class Estimate(eqx.Module):
 
 def estimate(sales, *, markets: mp.Markets, seed: int = 1, start=None, n_sim: int = 50_000,
              temperatures=(0.1, 0.03), max_steps: int = 200, gtol: float = 1e-6, weight="diagonal",
-             progress=None) -> Estimate:
+             progress=None, entry: str = "smooth") -> Estimate:
     """SMM estimate of (θ̃, λ, σ_a, σ_h, ρ) from a (firms × markets) sales matrix (0 = no sale).
 
     ``markets`` must describe the same firms (e.g. :meth:`Markets.from_sales`); ``seed`` fixes the
@@ -326,7 +372,11 @@ def estimate(sales, *, markets: mp.Markets, seed: int = 1, start=None, n_sim: in
     (multi-start: the lowest final objective wins; default θ̃=3, λ=1, σ_a=1, σ_h=0.5, ρ=0); each start
     runs L-BFGS at every temperature of ``temperatures`` in turn (annealing); ``weight`` see
     :func:`weighting` (``"efficient"``: anneal under the diagonal weight, then one more L-BFGS run at the
-    last temperature under Ω⁺; the objective and standard errors are under Ω⁺); ``progress(dict)`` after every step. Needs float64 (``jax_enable_x64``)."""
+    last temperature under Ω⁺; the objective and standard errors are under Ω⁺); ``progress(dict)`` after every step;
+    ``entry`` (:func:`simulated_moments`): ``"smooth"`` (default, annealed soft entry) or ``"conditional"``
+    (the cost rank integrated out over each firm's entry pattern, EKK's simulator: exact entry
+    probabilities, no smoothing bias; ``temperatures`` are then not annealed, one stage per weight). Needs
+    float64 (``jax_enable_x64``)."""
     if not jax.config.jax_enable_x64:
         fail("jax_enable_x64", False, "SMM needs float64: run it inside `with jax.enable_x64(True):` or set jax_enable_x64 in your script")
     s = np.asarray(sales, dtype=float)
@@ -338,6 +388,10 @@ def estimate(sales, *, markets: mp.Markets, seed: int = 1, start=None, n_sim: in
         fail("sales", "negative or non-finite entries", "sales >= 0 and finite")
     if markets.n_markets < 2:
         fail("markets", markets.n_markets, "at least 2 markets")
+    if entry not in ENTRY:
+        fail("entry", entry, '"smooth" or "conditional"')
+    if entry == "conditional":
+        temperatures = (0.0,)  # no smoothing: nothing to anneal
     t0 = time.perf_counter()
     m_data, omega = moments_from_sales(s, markets)
     n, S = s.shape[0], int(n_sim)
@@ -359,16 +413,16 @@ def estimate(sales, *, markets: mp.Markets, seed: int = 1, start=None, n_sim: in
             stages.append((tau, (m_data, w_final, markets, draws)))
         for tau_j, args_j in stages:
             on_step = None if progress is None else (lambda i, v, tau=tau_j, j=j: progress(dict(start=j, temperature=float(tau), step=i, objective=v)))
-            z, n_steps, converged = _lbfgs(z, tau_j, args_j, max_steps, gtol, on_step)
+            z, n_steps, converged = _lbfgs(z, tau_j, args_j, max_steps, gtol, on_step, entry)
             steps += n_steps
-        val = float(_objective_jit(z, jnp.asarray(tau), m_data, w_final, markets, draws))
+        val = float(_objective_jit(z, jnp.asarray(tau), m_data, w_final, markets, draws, entry=entry))
         if best is None or val < best[1]:
             best = (z, val, converged)
     z, val, converged = best
     weight = w_final
     result = optx.RESULTS.successful if converged else optx.RESULTS.max_steps_reached
     p = to_params(z)
-    G = moment_jacobian(p, markets, draws, tau)
+    G = moment_jacobian(p, markets, draws, tau, entry)
     se, V = sandwich(G, weight, omega, n, S)
     sv, rank, _ = identification(G, weight)
     if rank < 5:
@@ -378,7 +432,7 @@ def estimate(sales, *, markets: mp.Markets, seed: int = 1, start=None, n_sim: in
         params={k: float(v) for k, v in zip(names, np.asarray(_vec(p)))},
         std_errors={k: float(v) for k, v in zip(names, se)},
         result=result, num_steps=steps, residual=val, jacobian_rank=rank, singular_values=sv,
-        moments_data=np.asarray(m_data), moments_model=np.asarray(_moments_jit(p, markets, draws, jnp.asarray(tau))),
+        moments_data=np.asarray(m_data), moments_model=np.asarray(_moments_jit(p, markets, draws, jnp.asarray(tau), entry=entry)),
         seconds=time.perf_counter() - t0,
     )
 
