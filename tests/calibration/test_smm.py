@@ -22,6 +22,14 @@ def data():
     return s, mp.Markets.from_sales(s)
 
 
+def _assert_central_differences(J, f, v0, h=1e-6):
+    """Each column of the Jacobian ``J`` of ``f`` at ``v0`` against central differences (float64)."""
+    for k in range(J.shape[1]):
+        e = jnp.zeros(v0.shape[0]).at[k].set(h)
+        fd = (np.asarray(f(v0 + e)) - np.asarray(f(v0 - e))) / (2 * h)
+        np.testing.assert_allclose(J[:, k], fd, rtol=2e-4, atol=1e-6)
+
+
 def _jacobian_setup(data):
     _, mk = data
     draws = smm.sim_draws(2000, 3, 11)
@@ -37,11 +45,7 @@ def test_jitted_moment_jacobian_is_finite_and_matches_finite_differences(data):
     f = jax.jit(g)
     Jf = np.asarray(jax.jit(jax.jacfwd(g))(v0))
     assert np.all(np.isfinite(Jf))
-    h = 1e-6
-    for k in range(5):
-        e = jnp.zeros(5).at[k].set(h)
-        fd = (np.asarray(f(v0 + e)) - np.asarray(f(v0 - e))) / (2 * h)
-        np.testing.assert_allclose(Jf[:, k], fd, rtol=2e-4, atol=1e-6)
+    _assert_central_differences(Jf, f, v0)
 
 
 @pytest.mark.slow  # a second compilation (~10-25 s)
@@ -202,11 +206,7 @@ def test_conditional_entry_jacobian_matches_finite_differences(data):
     f = jax.jit(g)
     J = np.asarray(smm.moment_jacobian(mp.Params(*v0), mk, draws, 0.0, "conditional"))
     assert np.all(np.isfinite(J))
-    h = 1e-6
-    for k in range(5):
-        e = jnp.zeros(5).at[k].set(h)
-        fd = (np.asarray(f(v0 + e)) - np.asarray(f(v0 - e))) / (2 * h)
-        np.testing.assert_allclose(J[:, k], fd, rtol=2e-4, atol=1e-6)
+    _assert_central_differences(J, f, v0)
 
 
 def test_estimate_rejects_unknown_entry(data):
