@@ -376,7 +376,7 @@ def main(argv=None):
                          numba=numba.__version__, numba_threads=numba.get_num_threads(), cpu_count=os.cpu_count(), python=platform.python_version(),
                          load_average_at_start=os.getloadavg(), N=N, M=M, draws=f"Pareto({SHAPE}, {SCALE})", wages=list(WAGES), tau=TAU, sigma=SIGMA,
                          jaxtrade_dtype="float32, 16-bit uniforms", peer_dtype="float64, 53-bit uniforms",
-                         jaxtrade_generator="Philox-4x32-10, " + ("uint64 products (scoped x64)" if _rng._WIDE_MULTIPLY else "16-bit-halves products"),
+                         jaxtrade_generator="Philox-4x32-10, " + ("uint64 products (jax_enable_x64 on)" if jax.config.jax_enable_x64 else "16-bit-halves products (x64 off)"),
                          peer_float32_dtype="float32 fastmath, 24-bit uniforms", date=time.strftime("%Y-%m-%d %H:%M:%S")))
     if not args.skip_check:
         rec["check"] = check(args.check_firms)

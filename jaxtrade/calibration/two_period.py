@@ -25,7 +25,6 @@ import dataclasses
 import math
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy import integrate
 
@@ -56,22 +55,22 @@ def unit_cost_location(model, shape, kind: str) -> float:
     the quantile function)."""
     if kind not in ("median", "mean"):
         fail("kind", kind, "kind must be 'median' or 'mean'")
-    with jax.enable_x64(True):  # host-side scalars in float64 (scoped; the global flag is restored)
-        d = model.distribution(jnp.float64(shape), jnp.float64(1.0))
-        prod = model.draws_are == "productivity"
-        if kind == "median":
-            q = float(d.icdf(jnp.float64(0.5)))
-            return 1.0 / q if prod else q
-        if not prod:
-            m = float(d.mean())
-            return m if np.isfinite(m) else math.inf
-        icdf = jax.jit(lambda u: d.icdf(u))
-
-        def inv(u):  # E[1/z̃] = ∫_0^1 1/F^{-1}(u) du
-            return 1.0 / float(icdf(jnp.float64(u)))
-
-        val, err = integrate.quad(inv, 0.0, 1.0, limit=400, epsrel=1e-10)
+    d = model.distribution(shape, 1.0)  # in the caller's precision (float64 where the script enables x64)
+    prod = model.draws_are == "productivity"
+    if kind == "median":
+        q = float(_icdf(d, 0.5))
+        return 1.0 / q if prod else q
+    if not prod:
+        m = float(d.mean())
+        return m if np.isfinite(m) else math.inf
+    val, err = integrate.quad(lambda u: 1.0 / float(_icdf(d, u)), 0.0, 1.0, limit=400, epsrel=1e-10)  # E[1/z̃] = ∫ 1/F⁻¹(u) du
     return val if np.isfinite(val) and err < 1e-6 * max(abs(val), 1.0) else math.inf
+
+
+@jax.jit
+def _icdf(d, u):
+    """``d.icdf(u)``, compiled once per family (the distribution is an argument, not a closure)."""
+    return d.icdf(u)
 
 
 def _tau1_in_period0_units(name, phi0, phi1, result_0, result_1) -> tuple[float, float]:

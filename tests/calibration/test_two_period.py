@@ -4,6 +4,7 @@
 import dataclasses
 import math
 
+import jax
 import numpy as np
 import pytest
 
@@ -39,6 +40,11 @@ def _period1(res0, d_log_shape, d_log_rho, scale):
 
 
 def test_unit_cost_locations_match_closed_forms():
+    with jax.enable_x64(True):  # the closed forms to float64 precision (the library computes in the caller's)
+        _unit_cost_locations_match_closed_forms()
+
+
+def _unit_cost_locations_match_closed_forms():
     # Pareto productivity z ~ (k, 1): the stage cost 1/z has median 2^(-1/k) and mean k/(k+1); Pareto cost a ~ (k, 1):
     # mean k/(k-1) (inf for k <= 1); log-normal: exp(sigma^2/2)
     for k in (0.42, 1.3, 3.0):
@@ -56,7 +62,8 @@ def test_unit_cost_locations_match_closed_forms():
 def test_each_normalisation_states_tau_1_in_period_0_units_and_decomposes_it(period0):
     res1 = _period1(period0, math.log(1.5), math.log(0.6), scale=0.18)
     period0 = _moved(period0)
-    out = two_period(period0, res1, n_firms=20_000, draws=3, seed=5)
+    with jax.enable_x64(True):  # the cost locations in float64, checked below against closed forms at 1e-12
+        out = two_period(period0, res1, n_firms=20_000, draws=3, seed=5)
     rows = {r["name"]: r for r in out.rows}
     assert set(rows) == {"equal_scales", "equal_median_cost", "equal_mean_cost", "stated"}
     k0, k1 = (math.exp(float(r.phi[0])) for r in (period0, res1))

@@ -1,10 +1,12 @@
-"""The Philox schedule of :mod:`jaxtrade.engine.rng`: the widening (uint64) multiplication gives the
-bits of the 32-bit-only one, and leaves the global x64 setting alone."""
+"""The Philox schedule of :mod:`jaxtrade.engine.rng`: the widening (uint64) multiplication, used where the
+user enabled x64, gives the bits of the 32-bit-only one; the library never switches x64 itself."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from jaxtrade import JaxtradeInputError
 from jaxtrade.engine import rng
 
 
@@ -35,23 +37,24 @@ def test_philox_wide_and_halves_same_bits_and_x64_untouched():
     c = [jnp.asarray(_edge_and_random_words(seed=s)) for s in range(4)]
     k0, k1 = np.uint32(0xA4093822), np.uint32(0x299F31D0)
     x64_before = jax.config.jax_enable_x64
-    wide = jax.jit(lambda *c: rng.philox4x32(*c, k0, k1, wide=True))(*c)
     halves = jax.jit(lambda *c: rng.philox4x32(*c, k0, k1, wide=False))(*c)
-    assert jax.config.jax_enable_x64 == x64_before
-    for w, h in zip(wide, halves):
-        assert w.dtype == jnp.uint32 and h.dtype == jnp.uint32
-        np.testing.assert_array_equal(np.asarray(w), np.asarray(h))
-    # and eagerly (outside jit), as firm_uniforms' callers may
-    eager = rng.philox4x32(*c, k0, k1, wide=True)
-    for w, h in zip(eager, halves):
-        assert w.dtype == jnp.uint32
-        np.testing.assert_array_equal(np.asarray(w), np.asarray(h))
+    default = jax.jit(lambda *c: rng.philox4x32(*c, k0, k1))(*c)
+    assert jax.config.jax_enable_x64 == x64_before  # the library reads the flag, never sets it
+    with jax.enable_x64(True):  # the user's choice (a test may set precision)
+        wide = jax.jit(lambda *c: rng.philox4x32(*c, k0, k1, wide=True))(*c)
+        eager = rng.philox4x32(*c, k0, k1)  # default: wide under x64, also eagerly
+    for out in (wide, eager, default):
+        for w, h in zip(out, halves):
+            assert w.dtype == jnp.uint32 and h.dtype == jnp.uint32
+            np.testing.assert_array_equal(np.asarray(w), np.asarray(h))
+    if not x64_before:
+        with pytest.raises(JaxtradeInputError, match="wide"):
+            rng.philox4x32(*c, k0, k1, wide=True)
 
 
-def test_firm_uniforms_same_under_either_multiplication(monkeypatch):
+def test_firm_uniforms_same_under_either_multiplication():
     a = rng.firm_uniforms(1000, 10, 2, seed=12345, first_firm=65_000)
-    monkeypatch.setattr(rng, "_WIDE_MULTIPLY", False)
-    b = jax.jit(lambda key, blocks: jax.vmap(lambda x: rng.block_uniforms(key, x, 20, jnp.float32, 16))(blocks))(
-        jnp.asarray(rng.seed_key(12345)), jnp.arange(0, 2, dtype=jnp.uint32)).reshape(-1, 10, 2)[65_000:66_000]
-    assert a.dtype == jnp.float32
+    with jax.enable_x64(True):
+        b = rng.firm_uniforms(1000, 10, 2, seed=12345, first_firm=65_000, dtype=jnp.float32)
+    assert a.dtype == jnp.float32 and b.dtype == jnp.float32
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
