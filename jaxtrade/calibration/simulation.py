@@ -141,11 +141,7 @@ def _log_sales_and_offshoring(phi, uniforms, model: CalibrationModel, kappa):
     """Log sales (S1) and the smooth offshoring status ``sigmoid((log MC^H − log MC^A)/κ)`` of each firm."""
     home, abroad = _home_and_abroad_costs(phi, uniforms, model)
     log_h, log_a = jnp.log(home), jnp.log(abroad)
-    log_mc = jnp.minimum(log_h, log_a)
-    s1 = 1.0 - model.sigma
-    z = s1 * log_mc
-    log_power_mean = jax.scipy.special.logsumexp(z) - jnp.log(jnp.asarray(z.shape[0], z.dtype))
-    return jnp.log(model.sigma) + phi[3] + z - log_power_mean, jax.nn.sigmoid((log_h - log_a) / kappa)
+    return _log_sales_from_log_mc(phi, jnp.minimum(log_h, log_a), model), jax.nn.sigmoid((log_h - log_a) / kappa)
 
 
 def _marginal_costs(phi, uniforms, model: CalibrationModel):
@@ -169,8 +165,12 @@ def simulate_marginal_costs(params: Parameters, model: CalibrationModel, uniform
 
 
 def _log_sales(phi, uniforms, model: CalibrationModel):
-    """Log sales (S1): ``log(σ f_s) + (1 − σ)(log MC − log M̃C)``; the cost scale cancels."""
-    log_mc = jnp.log(_marginal_costs(phi, uniforms, model))
+    """Log sales (S1) of the simulated firms; the cost scale cancels."""
+    return _log_sales_from_log_mc(phi, jnp.log(_marginal_costs(phi, uniforms, model)), model)
+
+
+def _log_sales_from_log_mc(phi, log_mc, model: CalibrationModel):
+    """Log sales (S1): ``log(σ f_s) + (1 − σ)(log MC − log M̃C)``, ``M̃C`` the power mean over these firms."""
     s1 = 1.0 - model.sigma
     z = s1 * log_mc
     log_power_mean = jax.scipy.special.logsumexp(z) - jnp.log(jnp.asarray(z.shape[0], z.dtype))
