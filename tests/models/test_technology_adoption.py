@@ -8,7 +8,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optimistix as optx  # noqa: E402
 import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import assume, given, settings  # noqa: E402
 from hypothesis import strategies as hst  # noqa: E402
 from scipy import integrate, stats  # noqa: E402
 
@@ -164,6 +164,10 @@ def test_regime_conditions_property(fx, fi, tau, iota, N):
     I, t = iota**s, tau**-s
     name = inn.REGIMES[int(r.code)]
     if N > 1:
+        # the regimes meet on knife edges (e.g. f = τ^s f_X: 'all_export' vs 'export_then_adopt');
+        # within a few ulps of one, rounding in the envelope decides, so ties are left out
+        bounds = (F, tau**s * fx, fi / ((I - 1) * (1 + n * t)), fi / (I - 1), tau**s * fx / I, (fi + n * fx) / (I * (1 + n * t) - 1))
+        assume(all(abs(a - b) > 1e-9 * max(abs(a), abs(b)) for i, a in enumerate(bounds) for b in bounds[i + 1:]))
         assert (name == "export_then_adopt") == (F < tau**s * fx < fi / ((I - 1) * (1 + n * t)))
         assert (name == "adopt_then_export") == (F < fi / (I - 1) < tau**s * fx / I)
         joint = (not tau**s * fx < fi / ((I - 1) * (1 + n * t))) and (not fi / (I - 1) < tau**s * fx / I)
