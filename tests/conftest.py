@@ -7,5 +7,9 @@ jax.config.update("jax_numpy_rank_promotion", "raise")  # catch broadcasting bug
 
 from hypothesis import settings  # noqa: E402
 
-settings.register_profile("ci", max_examples=40, deadline=None)
+# The default suite is reproducible: the same examples on every run (a red CI is a real regression, not
+# a new random draw). Exploration with fresh random examples, many more of them:
+#     pytest --hypothesis-profile=explore
+settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True)
+settings.register_profile("explore", max_examples=400, deadline=None)
 settings.load_profile("ci")
