@@ -57,6 +57,7 @@ from .parameters import CalibrationModel as CalibrationModel
 from .parameters import Parameters as Parameters
 from .parameters import canonical_family as canonical_family
 from .parameters import canonicalise as canonicalise
+from .parameters import coordinates as coordinates
 from .parameters import from_unconstrained as from_unconstrained
 from .parameters import full_coordinates as full_coordinates
 from .parameters import identified_from_full as identified_from_full
@@ -64,6 +65,7 @@ from .parameters import to_unconstrained as to_unconstrained
 from .pipeline import TABLE1 as TABLE1
 from .pipeline import CalibrationResult as CalibrationResult
 from .pipeline import calibrate as calibrate
+from .pipeline import default_start as default_start
 from .pipeline import counterfactual_tau as counterfactual_tau
 from .pipeline import fitted_and_data_log_sales as fitted_and_data_log_sales
 from .pipeline import to_sequential_model as to_sequential_model
@@ -118,6 +120,8 @@ __all__ = [
     "full_coordinates",
     "identified_from_full",
     "canonicalise",
+    "coordinates",
+    "default_start",
     "moment_start",
     "minimise",
     "inference",

@@ -20,7 +20,7 @@ import numpy as np
 
 from .objective import Problem, _density_jit, _distance, _sim_density, objective
 from .optimise import free_coordinates as _free_coordinates
-from .parameters import FULL, Parameters, full_coordinates, identified_from_full
+from .parameters import Parameters, coordinates, full_coordinates, identified_from_full
 from .simulation import common_uniforms
 
 __all__ = ["Inference", "fd_hessian", "hessian", "identification_report", "inference"]
@@ -32,7 +32,7 @@ def _rank(eigs, rtol):
 
 
 def identification_report(params: Parameters, problem: Problem, *, rtol: float = 1e-4) -> dict:
-    """The Hessian of the objective in the full coordinates ``(log shape, log scale, log τ, log w, log f_s)``.
+    """The Hessian of the objective in the full coordinates ``(log shape, log scale, log τ, log w, log f_s[, log w_2, …])``.
 
     Returns its eigenvalues, numerical rank (eigenvalues above ``rtol`` × the largest), and the
     eigenvector of the smallest eigenvalue (the unidentified direction; ``(0, 1, 1, 0, 0)/√2``
@@ -43,12 +43,12 @@ def identification_report(params: Parameters, problem: Problem, *, rtol: float =
     H = np.asarray(jax.jit(jax.hessian(lambda p: objective(identified_from_full(p, model), problem)))(psi), dtype=np.float64)
     H = 0.5 * (H + H.T)
     if not np.all(np.isfinite(H)):  # never hand numpy's eigh a NaN (LinAlgError, issue 16)
-        return {"coordinates": list(FULL), "hessian": H.tolist(), "eigenvalues": None, "rank": 0, "null_direction": None,
+        return {"coordinates": list(coordinates(model.n_countries, full=True)), "hessian": H.tolist(), "eigenvalues": None, "rank": 0, "null_direction": None,
                 "note": "the Hessian is not finite at these parameters"}
     eigs, vecs = np.linalg.eigh(H)
     null = vecs[:, np.argmin(np.abs(eigs))]
     null = null * np.sign(null[np.argmax(np.abs(null))])
-    return {"coordinates": list(FULL), "hessian": H.tolist(), "eigenvalues": eigs.tolist(), "rank": _rank(eigs, rtol),
+    return {"coordinates": list(coordinates(model.n_countries, full=True)), "hessian": H.tolist(), "eigenvalues": eigs.tolist(), "rank": _rank(eigs, rtol),
             "null_direction": null.tolist()}
 
 
@@ -191,7 +191,7 @@ def inference(problem: Problem, phi_hat, *, bootstrap: int = 100, sim_replicatio
     if sim_replications >= 2:
         sims = []
         for r in range(int(sim_replications)):
-            u = common_uniforms(seed + 1 + r, S, problem.model.n_stages, uniform_bits=problem.uniform_bits)
+            u = common_uniforms(seed + 1 + r, S, problem.model.n_stages, problem.model.n_countries, uniform_bits=problem.uniform_bits)
             sims.append(np.asarray(_grad_with_uniforms(phi, problem, u), dtype=np.float64)[free])
         cov_sim = np.cov(np.asarray(sims).T)
         method = f"sandwich: data bootstrap ({bootstrap}) + {sim_replications} re-simulations"

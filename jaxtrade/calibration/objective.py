@@ -290,7 +290,7 @@ class Problem(eqx.Module):
 
     model: CalibrationModel
     data: DataSummary
-    uniforms: jax.Array  # (S, N, 2) float32 common random numbers: jaxtrade.firm_uniforms(S, N, 2, seed=seed)
+    uniforms: jax.Array  # (S, N, M) float32 common random numbers: jaxtrade.firm_uniforms(S, N, M, seed=seed)
     kind: str = eqx.field(static=True, default="kld")
     ks_temperature: float = eqx.field(static=True, default=1e-3)
     seed: int = eqx.field(static=True, default=0)
@@ -318,7 +318,7 @@ def make_problem(sales, model: CalibrationModel, *, n_sim: int = 20_000, seed: i
         data = prepare_data(sales, trim=trim, bandwidth=bandwidth, grid_size=grid_size, offshores=offshores)
     elif offshores is not None:
         fail("offshores", "given", "give offshores to prepare_data when passing a prepared DataSummary")
-    u = common_uniforms(seed, n_sim, model.n_stages, uniform_bits=uniform_bits)
+    u = common_uniforms(seed, n_sim, model.n_stages, model.n_countries, uniform_bits=uniform_bits)
     return Problem(model=model, data=data, uniforms=u, kind=kind, ks_temperature=float(ks_temperature), seed=int(seed),
                    uniform_bits=int(uniform_bits), offshore_temperature=float(offshore_temperature))
 

@@ -38,7 +38,7 @@ import optimistix as optx
 
 from ..engine.validation import fail
 from .objective import Problem, objective
-from .parameters import IDENTIFIED
+from .parameters import coordinates
 
 __all__ = [
     "OPTIMIZERS",
@@ -330,7 +330,7 @@ def free_coordinates(fixed, p):
     fixed = fixed or {}
     for k, v in fixed.items():
         if not (isinstance(k, int) and 0 <= k < p):
-            fail("fixed", fixed, f"keys must be coordinate indices 0..{p - 1} of phi = {IDENTIFIED}")
+            fail("fixed", fixed, f"keys must be coordinate indices 0..{p - 1} of phi = {coordinates(p - 2)}")
         if not np.isfinite(v):
             fail("fixed", fixed, "fixed values must be finite (log parameters)")
     free = [i for i in range(p) if i not in fixed]

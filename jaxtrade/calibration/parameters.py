@@ -5,7 +5,9 @@ two countries, to the wage reflection, so the calibration estimates the *identif
 
     φ = (log shape, log ρ, log w, log f_s),   ρ = τ / cost_scale   (additive; ρ = τ if value-dependent)
 
-and holds ``scale`` at a stated normalisation (docs/calibration.md, "Identification").
+and holds ``scale`` at a stated normalisation (docs/calibration.md, "Identification"). With ``M > 2``
+countries (issue 16 item 6) the wages of countries ``2 … M − 1`` follow, ``φ = (…, log f_s, log w_2, …,
+log w_{M−1})``, so the first four coordinates mean the same for every ``M`` (:meth:`CalibrationModel.coordinates`).
 
 The reading of Table 1 is spelled as in :mod:`jaxtrade.models.table1` (one vocabulary for calibrate,
 decompose and the experiments): ``draws_are`` in :data:`~jaxtrade.models.table1.DRAW_READINGS` and
@@ -21,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..engine import distributions as _distributions
+from ..engine.production import Tree
 from ..engine.validation import fail
 from ..models.table1 import DRAW_READINGS, WAGE_READINGS
 
@@ -40,10 +43,17 @@ __all__ = [
     "full_coordinates",
     "identified_from_full",
     "canonicalise",
+    "coordinates",
 ]
 
 IDENTIFIED = ("log_shape", "log_rho", "log_wage", "log_sunk_cost")
 FULL = ("log_shape", "log_scale", "log_tau", "log_wage", "log_sunk_cost")
+
+
+def coordinates(n_countries: int = 2, full: bool = False) -> tuple[str, ...]:
+    """Names of ``φ``'s coordinates (:data:`IDENTIFIED`, or :data:`FULL` with ``full``) with ``n_countries``
+    countries: the wages of countries ``2 … M − 1`` (``log_wage_2`` …) after the first four (five)."""
+    return (FULL if full else IDENTIFIED) + tuple(f"log_wage_{k}" for k in range(2, int(n_countries)))
 
 #: Families of per-stage draws the calibration accepts (the registry :data:`jaxtrade.distributions.FAMILIES`,
 #: Tyazhelnikov 004 §5.4), each read as a *scale family* in ``(shape, scale)``, ``X(shape, s) = s · X(shape, 1)``:
@@ -118,7 +128,12 @@ class CalibrationModel(eqx.Module):
             ``(1, 1/w)``). ``"none"`` (wages ``(1, 1)``) leaves nothing to estimate in ``w``: use
             ``calibrate(..., fixed_wage=1.0)``.
         value_dependent: ad-valorem (iceberg) unbundling costs (eq. 7-9) instead of additive.
-        trade_costs: ``T`` (2, 2), zero diagonal (default: 1 off the diagonal).
+        trade_costs: ``T`` (M, M), zero diagonal (default: 1 off the diagonal).
+        n_countries: ``M`` (default 2): country 0 (home, wage 1) and countries ``1 … M − 1``, each with its
+            own wage (``w`` = :attr:`Parameters.wage` on country 1, :attr:`Parameters.extra_wages` on
+            ``2 … M − 1``; the ``wage_reading`` applies to each).
+        tree: a :class:`jaxtrade.Tree` technology (004 §2.2) with ``n_stages`` nodes instead of the chain
+            (default ``None``: the chain of eq. 1-2).
         truncation_ratio: ``upper / scale`` of the truncated Pareto (> 1, default 100; fixed, so that
             ``scale`` stays a pure scale). Ignored by the other families.
         gamma_index: ``d / p`` of the generalised gamma (> 0, default 2; fixed; 1 is the Weibull).
@@ -138,10 +153,12 @@ class CalibrationModel(eqx.Module):
     trade_costs: tuple | None = eqx.field(static=True)
     truncation_ratio: float = eqx.field(static=True)
     gamma_index: float = eqx.field(static=True)
+    n_countries: int = eqx.field(static=True)
+    tree: Tree | None = eqx.field(static=True)
 
     def __init__(self, n_stages: int, sigma: float, draws: str = "pareto", draws_are: str | None = None, wage_reading: str = "china",
                  value_dependent: bool = False, trade_costs=None, *, draws_as: str | None = None, truncation_ratio: float = 100.0,
-                 gamma_index: float = 2.0):
+                 gamma_index: float = 2.0, n_countries: int = 2, tree=None):
         if draws_as is not None:
             if draws_are is not None:
                 fail("draws_as", draws_as, "give draws_are or its alias draws_as, not both")
@@ -158,7 +175,9 @@ class CalibrationModel(eqx.Module):
         self.draws_are = draws_are
         self.wage_reading = wage_reading
         self.value_dependent = bool(value_dependent)
-        self.trade_costs = None if trade_costs is None else tuple(tuple(float(v) for v in row) for row in np.asarray(trade_costs))
+        self.trade_costs = None if trade_costs is None else tuple(tuple(float(v) for v in row) for row in np.atleast_2d(np.asarray(trade_costs, dtype=np.float64)))
+        self.n_countries = n_countries
+        self.tree = tree
 
     def __check_init__(self):
         if not (isinstance(self.n_stages, int) and self.n_stages >= 2):
@@ -176,10 +195,18 @@ class CalibrationModel(eqx.Module):
             fail("wage_reading", self.wage_reading, "with wages (1, 1) there is no wage to estimate: use wage_reading='china' and fixed_wage=1.0")
         if self.wage_reading not in WAGE_READINGS:
             fail("wage_reading", self.wage_reading, f"wage_reading must be one of {WAGE_READINGS[:2]} (aliases: {tuple(WAGE_READING_ALIASES)})")
+        if not (isinstance(self.n_countries, int) and self.n_countries >= 2):
+            fail("n_countries", self.n_countries, "n_countries must be an integer >= 2 (home country 0 and at least one other)")
+        m = self.n_countries
         if self.trade_costs is not None:
             t = np.asarray(self.trade_costs)
-            if t.shape != (2, 2) or not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(np.diag(t) != 0):
-                fail("trade_costs", self.trade_costs, "T must be (2, 2), finite, >= 0, with a zero diagonal")
+            if t.shape != (m, m) or not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(np.diag(t) != 0):
+                fail("trade_costs", self.trade_costs, f"T must be ({m}, {m}) (n_countries = {m}), finite, >= 0, with a zero diagonal")
+        if self.tree is not None:
+            if not isinstance(self.tree, Tree):
+                fail("tree", self.tree, "tree must be a jaxtrade.Tree (or None for the chain)")
+            if self.tree.n_nodes != self.n_stages:
+                fail("tree", self.tree.parent, f"the tree has {self.tree.n_nodes} nodes but n_stages = {self.n_stages}: one node per stage")
 
     @property
     def draws_as(self) -> str:
@@ -189,8 +216,21 @@ class CalibrationModel(eqx.Module):
     @property
     def T(self):
         if self.trade_costs is None:
-            return np.array([[0.0, 1.0], [1.0, 0.0]])
+            return 1.0 - np.eye(self.n_countries)
         return np.asarray(self.trade_costs, dtype=np.float64)
+
+    @property
+    def coordinates(self) -> tuple[str, ...]:
+        """Names of ``φ``'s coordinates (:func:`coordinates`): :data:`IDENTIFIED`, then ``log_wage_k`` for ``k ≥ 2``."""
+        return coordinates(self.n_countries)
+
+    @property
+    def exchangeable(self) -> bool:
+        """Whether relabelling countries leaves the sales distribution unchanged: i.i.d. draws and a ``T`` that is
+        the same on every off-diagonal entry (the default), which is what :func:`canonicalise` needs."""
+        t = self.T
+        off = t[~np.eye(self.n_countries, dtype=bool)]
+        return bool(np.all(off == off[0]))
 
     def distribution(self, shape, scale):
         """The law of the draws at ``(shape, scale)`` (:func:`distribution` with this model's options)."""
@@ -206,51 +246,98 @@ class CalibrationModel(eqx.Module):
 
 
 class Parameters(eqx.Module):
-    """Natural parameters: Table 1's ``shape``, ``scale``, ``tau``, ``wage`` and the sunk cost ``f_s``."""
+    """Natural parameters: Table 1's ``shape``, ``scale``, ``tau``, ``wage`` and the sunk cost ``f_s``;
+    ``extra_wages`` the wages of countries ``2 … M − 1`` when the model has ``M > 2`` countries."""
 
     shape: float
     scale: float
     tau: float
     wage: float
     sunk_cost: float = 1.0
+    extra_wages: tuple = ()
+
+    def __check_init__(self):
+        if not isinstance(self.extra_wages, tuple):
+            fail("extra_wages", self.extra_wages, "extra_wages must be a tuple of the wages of countries 2 ... M - 1")
+
+    @property
+    def wages(self) -> tuple:
+        """The wages of countries ``1 … M − 1``: ``(wage, *extra_wages)``."""
+        return (self.wage, *self.extra_wages)
 
     def as_dict(self):
-        return {k: float(getattr(self, k)) for k in ("shape", "scale", "tau", "wage", "sunk_cost")}
+        out = {k: float(getattr(self, k)) for k in ("shape", "scale", "tau", "wage", "sunk_cost")}
+        out.update({f"wage_{k}": float(w) for k, w in enumerate(self.extra_wages, start=2)})
+        return out
+
+
+def _check_countries(params: Parameters, model: CalibrationModel):
+    if len(params.extra_wages) != model.n_countries - 2:
+        fail("extra_wages", params.extra_wages, f"the model has n_countries = {model.n_countries}: give the wages of countries 2 ... "
+             f"{model.n_countries - 1} ({model.n_countries - 2} values)")
 
 
 def to_unconstrained(params: Parameters, model: CalibrationModel):
-    """Natural parameters -> identified unconstrained ``φ = (log shape, log ρ, log w, log f_s)``."""
+    """Natural parameters -> identified unconstrained ``φ = (log shape, log ρ, log w, log f_s[, log w_2, …])``."""
+    _check_countries(params, model)
     rho = params.tau if model.value_dependent else params.tau / model.cost_scale(params.scale)
-    return jnp.log(jnp.asarray([params.shape, rho, params.wage, params.sunk_cost], dtype=jnp.float32))
+    return jnp.log(jnp.asarray([params.shape, rho, params.wage, params.sunk_cost, *params.extra_wages], dtype=jnp.float32))
 
 
 def from_unconstrained(phi, model: CalibrationModel, scale) -> Parameters:
     """``φ`` and the scale normalisation -> natural parameters (``τ = ρ · cost_scale``)."""
     p = np.exp(np.asarray(phi, dtype=np.float64))
     tau = p[1] if model.value_dependent else p[1] * model.cost_scale(scale)
-    return Parameters(shape=float(p[0]), scale=float(scale), tau=float(tau), wage=float(p[2]), sunk_cost=float(p[3]))
+    return Parameters(shape=float(p[0]), scale=float(scale), tau=float(tau), wage=float(p[2]), sunk_cost=float(p[3]),
+                      extra_wages=tuple(float(x) for x in p[4:]))
 
 
 def full_coordinates(params: Parameters):
-    """``(log shape, log scale, log τ, log w, log f_s)`` (unidentified coordinates, for the rank check)."""
-    return jnp.log(jnp.asarray([params.shape, params.scale, params.tau, params.wage, params.sunk_cost], jnp.float32))
+    """``(log shape, log scale, log τ, log w, log f_s[, log w_2, …])`` (unidentified coordinates, for the rank check)."""
+    return jnp.log(jnp.asarray([params.shape, params.scale, params.tau, params.wage, params.sunk_cost, *params.extra_wages], jnp.float32))
 
 
 def identified_from_full(psi, model: CalibrationModel):
     """Maps full log coordinates to the identified ``φ`` (differentiable)."""
     log_cost_scale = psi[1] if model.draws_are == "cost" else -psi[1]
     log_rho = psi[2] if model.value_dependent else psi[2] - log_cost_scale
-    return jnp.stack([psi[0], log_rho, psi[3], psi[4]])
+    return jnp.concatenate([jnp.stack([psi[0], log_rho, psi[3], psi[4]]), psi[5:]])
 
 
-def canonicalise(phi, model: CalibrationModel):
+def canonicalise(phi, model: CalibrationModel, *, home_fixed: bool = False):
     """Maps ``φ`` to the observationally equivalent point with ``w ≥ 1``.
 
     With two countries and i.i.d. draws, an effective wage multiplier ``m`` on one country and
     ``ρ`` give the same sales distribution as ``(1/m, ρ/m)`` (``ρ`` unchanged when trade costs
     are value-dependent): relabel the countries and factor ``m`` out of all costs.
+
+    With ``M > 2`` countries and exchangeable countries (:attr:`CalibrationModel.exchangeable`), every
+    relabelling gives the same sales: the canonical point puts the cheapest country at 0 (multipliers
+    ``m_k / min m ≥ 1``, ``ρ / min m``) and orders countries ``1 … M − 1`` by their multipliers. Without
+    exchangeability ``φ`` is returned as it is.
+
+    ``home_fixed`` (the data carry the offshoring status, which names country 0): country 0 keeps its label
+    (no reflection) and only countries ``1 … M − 1``, still exchangeable, are ordered by their multipliers.
     """
     phi = np.asarray(phi, dtype=np.float64).copy()
+    if home_fixed and model.n_countries == 2:
+        return phi
+    if model.n_countries > 2:
+        if not model.exchangeable:
+            return phi
+        sign = 1.0 if model.wage_reading == "china" else -1.0
+        foreign = sign * np.concatenate([[phi[2]], phi[4:]])
+        if home_fixed:
+            rest = np.sort(foreign)
+            phi[2], phi[4:] = sign * rest[0], sign * rest[1:]
+            return phi
+        log_m = np.concatenate([[0.0], foreign])
+        low = float(np.min(log_m))
+        rest = np.sort(np.delete(log_m, int(np.argmin(log_m))) - low)
+        if not model.value_dependent:
+            phi[1] = phi[1] - low
+        phi[2], phi[4:] = sign * rest[0], sign * rest[1:]
+        return phi
     if phi[2] >= 0:
         return phi
     log_m = phi[2] if model.wage_reading == "china" else -phi[2]

@@ -16,14 +16,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..engine.validation import fail
+from ..engine.simulate import SequentialModel
 from ..models.table1 import TABLE_1, table1_model
 from .inference import Inference, inference
 from .objective import Problem, _sim_density, exact_statistics, make_problem, moment_start
 from .optimise import OptimisationResult, minimise
-from .parameters import IDENTIFIED, CalibrationModel, Parameters, canonicalise, from_unconstrained, to_unconstrained
+from .parameters import CalibrationModel, Parameters, canonicalise, from_unconstrained, to_unconstrained
 from .simulation import OFFSHORE_TEMPERATURE
 
-__all__ = ["TABLE1", "CalibrationResult", "calibrate", "fitted_and_data_log_sales", "to_sequential_model", "counterfactual_tau"]
+__all__ = ["TABLE1", "CalibrationResult", "calibrate", "default_start", "fitted_and_data_log_sales", "to_sequential_model", "counterfactual_tau"]
 
 #: Table 1's calibrated parameters by year, read from the one copy :data:`jaxtrade.table1.TABLE_1`
 #: (σ = 4, ζ = 0.5, N = 10 are the model's, not parameters here).
@@ -47,8 +48,9 @@ class CalibrationResult:
 
     def estimates(self) -> dict:
         p = self.params
-        se = self.inference.std_errors_phi if self.inference is not None else np.full(4, np.nan)
+        se = self.inference.std_errors_phi if self.inference is not None else np.full(len(self.phi), np.nan)
         vd = self.model.value_dependent
+        many = self.model.n_countries > 2
 
         def entry(value, s, identified=True, note=None):
             out = {"value": float(value), "std_error": (None if s is None or not np.isfinite(s) else float(s)), "identified": identified}
@@ -58,18 +60,28 @@ class CalibrationResult:
                 out["note"] = note
             return out
 
-        return {
+        if many:
+            reflection = ("country 0 identified as home by the offshoring status; countries 1..M-1 ordered by wage (relabelling them "
+                          "is observationally equivalent)" if self.offshores and self.model.exchangeable else
+                          "identified with the offshoring status (no relabelling of countries)" if self.offshores else
+                          "canonical labelling: country 0 the cheapest, countries 1..M-1 ordered by wage (relabelled countries are "
+                          "observationally equivalent)" if self.model.exchangeable else "no relabelling (T not exchangeable)")
+        else:
+            reflection = ("identified with the offshoring status (no reflection: (w, rho) and (1/w, rho/w) predict different offshoring shares)"
+                          if self.offshores else "canonical branch w >= 1 ((w, rho) and (1/w, rho/w) are observationally equivalent)")
+        out = {
             "shape": entry(p.shape, p.shape * se[0]),
             "scale": entry(p.scale, None, False, "not identified: sales are invariant to the cost scale (eq. S1); held at the stated normalisation"),
             "tau": entry(p.tau, p.tau * se[1], True,
                          "identified directly (value-dependent trade costs)" if vd else
                          f"identified as tau/cost_scale = {p.tau / self.model.cost_scale(p.scale):.6g}; value and std_error conditional on scale = {p.scale:g}"),
             "wage": (dict(entry(p.wage, None, True, "held fixed at the known relative wage (fixed_wage)"), fixed=True) if self.fixed_wage else
-                     entry(p.wage, p.wage * se[2], True, "identified with the offshoring status (no reflection: (w, rho) and (1/w, rho/w) "
-                           "predict different offshoring shares)") if self.offshores else
-                     entry(p.wage, p.wage * se[2], True, "canonical branch w >= 1 ((w, rho) and (1/w, rho/w) are observationally equivalent)")),
+                     entry(p.wage, p.wage * se[2], True, ("country 1's wage; " if many else "") + reflection)),
             "sunk_cost": entry(p.sunk_cost, p.sunk_cost * se[3], True, "f_s, from the level of sales under free entry (given sigma)"),
         }
+        for k, w in enumerate(p.extra_wages, start=2):
+            out[f"wage_{k}"] = entry(w, w * se[2 + k], True, f"country {k}'s wage; {reflection}")
+        return out
 
     def to_json(self) -> dict:
         inf = self.inference
@@ -78,7 +90,8 @@ class CalibrationResult:
             "estimates": self.estimates(),
             "normalisation": {"scale": self.scale_normalisation},
             "identified": {
-                "estimated": ["shape", "tau/cost_scale" if not self.model.value_dependent else "tau", "wage", "sunk_cost"],
+                "estimated": ["shape", "tau/cost_scale" if not self.model.value_dependent else "tau", "wage", "sunk_cost",
+                              *[f"wage_{k}" for k in range(2, self.model.n_countries)]],
                 "not_identified": ["scale"],
                 "statement": ("The sales distribution (eq. S1) is invariant to the common cost scale; with additive trade costs only "
                               "tau/cost_scale is identified. shape, tau/cost_scale, w (branch w >= 1) and sigma*f_s are identified."
@@ -90,6 +103,7 @@ class CalibrationResult:
                               "offshore_temperature": self.statistics.get("offshore_temperature")} if self.offshores else {})},
             "model": {"n_stages": self.model.n_stages, "sigma": self.model.sigma, "draws": self.model.draws, "draws_are": self.model.draws_are,
                       "wage_reading": self.model.wage_reading, "value_dependent": self.model.value_dependent,
+                      "n_countries": self.model.n_countries, "tree": None if self.model.tree is None else list(self.model.tree.parent),
                       **({"truncation_ratio": self.model.truncation_ratio} if self.model.draws == "truncated_pareto" else {}),
                       **({"gamma_index": self.model.gamma_index} if self.model.draws == "generalized_gamma" else {})},
             "objective": {"value": opt.value, **self.statistics},
@@ -98,7 +112,7 @@ class CalibrationResult:
                              "seconds": opt.seconds, "starts": self.starts,
                              "history": [{k: v for k, v in h.items() if k != "phi"} for h in opt.history]},
             "diagnostics": None if inf is None else {
-                "coordinates": [IDENTIFIED[i] for i in inf.free], "phi": self.phi.tolist(), "hessian": _finite_or_null(inf.hessian),
+                "coordinates": [self.model.coordinates[i] for i in inf.free], "phi": self.phi.tolist(), "hessian": _finite_or_null(inf.hessian),
                 "eigenvalues": _finite_or_null(inf.eigenvalues), "rank": inf.rank,
                 "condition_number": inf.condition_number if math.isfinite(inf.condition_number) else None,
                 "std_errors_phi": _finite_or_null(inf.std_errors_phi), "covariance_phi": _finite_or_null(inf.covariance),
@@ -117,15 +131,23 @@ def _finite_or_null(a):
     return [_finite_or_null(x) for x in a]
 
 
+def default_start(model: CalibrationModel, year: int = 2000) -> Parameters:
+    """Table 1's values of ``year`` as a start; with ``M > 2`` countries the wages of countries ``2 … M − 1``
+    are ``w · 1.25^(k−1)`` (distinct, so the start is off the symmetric ridge where relabelled countries tie)."""
+    row = TABLE1[year]
+    return Parameters(**row, sunk_cost=1.0, extra_wages=tuple(row["wage"] * 1.25 ** (k - 1) for k in range(2, model.n_countries)))
+
+
 def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None = None, scale: float = 1.0, kind: str = "kld",
               n_sim: int = 20_000, seed: int = 0, trim: float = 0.05, bandwidth=None, optimizer: str = "newton", max_steps: int = 200,
               bootstrap: int = 100, sim_replications: int = 8, with_inference: bool = True, checkpoint=None, checkpoint_every: int = 10,
               resume: bool = False, callback=None, problem: Problem | None = None, fixed_wage: float | None = None, grid_size: int | None = None,
               offshores=None, offshore_temperature: float = OFFSHORE_TEMPERATURE, **minimise_kwargs) -> CalibrationResult:
-    """Calibrates ``(shape, τ/scale, w, f_s)`` to firms' sales (Tyazhelnikov 004 §5.3 steps 1-4).
+    """Calibrates ``(shape, τ/scale, w, f_s)`` (and ``w_2 … w_{M−1}`` with ``model.n_countries = M > 2``) to
+    firms' sales (Tyazhelnikov 004 §5.3 steps 1-4).
 
     ``start``: one or several :class:`Parameters` (multi-start: the best objective wins; each
-    start's ``f_s`` is reset by :func:`moment_start`). Default start: Table 1 (2000).
+    start's ``f_s`` is reset by :func:`moment_start`). Default start: Table 1 (2000), :func:`default_start`.
     ``scale``: the normalisation at which the unidentified ``scale`` is held.
     ``grid_size``: the density grid's size (:func:`~jaxtrade.calibration.prepare_data`; default from the bandwidth).
     ``fixed_wage``: the relative wage ``w`` when it is known from wage data. It is then held fixed
@@ -149,7 +171,7 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
     elif offshores is not None:
         fail("offshores", "given", "give offshores to make_problem when passing a prepared problem")
     joint = problem.data.joint
-    starts = start if isinstance(start, (list, tuple)) else [start if start is not None else Parameters(**TABLE1[2000], sunk_cost=1.0)]
+    starts = start if isinstance(start, (list, tuple)) else [start if start is not None else default_start(model)]
     best, records = None, []
     for i, s in enumerate(starts):
         phi0 = moment_start(to_unconstrained(s, model), problem)
@@ -162,7 +184,7 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
             break
         if best is None or (math.isfinite(res.value) and res.value < best.value):
             best = res
-    phi = canonicalise(best.phi, model) if fixed is None and not joint else np.asarray(best.phi, np.float64)
+    phi = canonicalise(best.phi, model, home_fixed=joint) if fixed is None else np.asarray(best.phi, np.float64)
     params = from_unconstrained(phi, model, scale)
     inf = None
     if with_inference and best.status != "interrupted":
@@ -191,10 +213,15 @@ def fitted_and_data_log_sales(result: CalibrationResult, problem: Problem):
 
 def to_sequential_model(params: Parameters, model: CalibrationModel):
     """The :class:`jaxtrade.SequentialModel` of these parameters (for :func:`jaxtrade.decompose`):
-    :func:`jaxtrade.table1.table1_model` under the model's reading (wage on China, country 1)."""
+    :func:`jaxtrade.table1.table1_model` under the model's reading (wage on China, country 1); with ``M > 2``
+    countries the wages ``(1, w_1, …, w_{M−1})`` under the same reading, and the model's tree."""
+    if model.n_countries > 2:
+        wages = np.asarray([1.0, *[float(model.wage_multiplier(w)) for w in params.wages]])
+        return SequentialModel(int(model.n_stages), model.T, float(params.tau), model.distribution(params.shape, params.scale),
+                               draws_are=model.draws_are, wages=wages, value_dependent=model.value_dependent, tree=model.tree)
     return table1_model(shape=params.shape, scale=params.scale, tau=params.tau, wage=params.wage, stages=model.n_stages,
                         draws_are=model.draws_are, wage_reading=model.wage_reading, trade_costs=model.T,
-                        value_dependent=model.value_dependent, distribution=model.distribution(params.shape, params.scale))
+                        value_dependent=model.value_dependent, distribution=model.distribution(params.shape, params.scale), tree=model.tree)
 
 
 def counterfactual_tau(result_0: CalibrationResult, result_1: CalibrationResult, phi_1=None) -> float:

@@ -15,9 +15,10 @@ so the cost scale cancels and only ``φ`` enters (:mod:`jaxtrade.calibration.par
 Offshoring status (issue 16 item 3, docs/calibration.md "Identification from offshoring status"). Firm
 ``j`` offshores when its optimal chain (eq. 1-2) places at least one stage outside the home country 0:
 ``o_j = 1{MC^A_j < MC^H_j}`` with ``MC^H_j = w_0 Σ_i a_{i0}`` the all-home path's cost and ``MC^A_j``
-the cheapest path that uses country 1 at least once (``MC_j = min(MC^H_j, MC^A_j)``). Both come from one
-forward recursion over three states (at home so far / back home after a stage abroad / abroad;
-:func:`_home_and_abroad_costs`). The calibration uses the smooth status
+the cheapest path that uses another country at least once (``MC_j = min(MC^H_j, MC^A_j)``). Both come
+from one children-first recursion over the nodes (a chain is the tree of :meth:`jaxtrade.Tree.chain`)
+with, per node, the all-home value and the values "somewhere abroad in this subtree" per location
+(:func:`_home_and_abroad_costs`; any number of countries, chains and trees, issue 16 item 6). The calibration uses the smooth status
 ``õ_j = sigmoid((log MC^H_j − log MC^A_j)/κ)`` (:func:`_log_sales_and_offshoring`): the signed log
 margin ``Δ_j`` crosses 0 exactly where the hard status switches, so the share ``E[õ]`` differs from
 ``P(o = 1)`` by ``O(κ²)`` (symmetric kernel) and its derivative comes from the firms within a few ``κ``
@@ -32,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..engine.distributions import gammaincinv
-from ..engine.production import solve_chain
+from ..engine.production import Tree, solve_chain, solve_tree
 from ..engine.rng import firm_uniforms
 from ..engine.validation import fail
 from ..models.table1 import wages as table1_wages
@@ -99,42 +100,98 @@ def _exp_bounded(x, dtype):
     return jnp.exp(jnp.clip(x, -LOG_BOUND, LOG_BOUND)).astype(dtype)
 
 
+def _wages(phi, model: CalibrationModel, dtype):
+    """Wages ``(1, w_1, …, w_{M−1})`` on the countries' production costs at ``φ`` (each under the wage reading)."""
+    w0, w1 = table1_wages(_exp_bounded(phi[2], dtype), model.wage_reading)
+    rest = [model.wage_multiplier(_exp_bounded(phi[3 + k], dtype)) for k in range(1, model.n_countries - 1)]
+    return jnp.stack([jnp.asarray(w0, dtype), jnp.asarray(w1, dtype), *[jnp.asarray(w, dtype) for w in rest]])
+
+
+def _check_uniforms(uniforms, model: CalibrationModel):
+    want = (model.n_stages, model.n_countries)
+    if uniforms.ndim != 3 or tuple(uniforms.shape[1:]) != want:
+        fail("uniforms", uniforms.shape, f"the calibration model needs uniforms of shape (firms, n_stages, n_countries) = (firms, {want[0]}, {want[1]})")
+
+
 def _stage_costs_and_links(phi, uniforms, model: CalibrationModel):
-    """Wage-weighted stage costs ``w_k a_{ik}`` (F, N, 2) at unit cost scale and the link price ``ρ``."""
+    """Unit-scale draws ``a`` (F, N, M), the wages ``(1, w_1, …)`` and the link price ``ρ``."""
+    _check_uniforms(uniforms, model)
     dtype = uniforms.dtype
     a = _unit_costs(phi[0], uniforms, model)
-    w0, w1 = table1_wages(_exp_bounded(phi[2], dtype), model.wage_reading)
-    wages = jnp.stack([jnp.asarray(w0, dtype), jnp.asarray(w1, dtype)])
-    return a, wages, _exp_bounded(phi[1], dtype)
+    return a, _wages(phi, model, dtype), _exp_bounded(phi[1], dtype)
 
 
 def _home_and_abroad_costs(phi, uniforms, model: CalibrationModel):
-    """``(MC^H, MC^A)``: the all-home path's cost and the cheapest cost of a path using country 1 at least once.
+    """``(MC^H, MC^A)``: the all-home cost and the cheapest cost of a chain or tree using another country at least once.
 
-    Forward recursion of eq. (1)-(2) (eq. 7-8 with ``value_dependent``) over three states per stage:
-    ``h`` (every stage so far at home), ``b`` (at home now, abroad before) and ``v`` (abroad now). With
-    link price ``ℓ_{jk} = ρ T_{jk}``, additive: ``h' = h + c_0``, ``b' = min(b, v + ℓ_{10}) + c_0``,
-    ``v' = min(h + ℓ_{01}, b + ℓ_{01}, v) + c_1``; ad valorem ``x + ℓ`` becomes ``x (1 + ℓ)``.
-    ``min(MC^H, MC^A)`` is :func:`jaxtrade.solve_chain`'s ``MC`` (tests check it). Differentiable
-    (envelope: ``jnp.minimum`` passes the derivative of the cheaper branch)."""
-    if uniforms.shape[-1] != 2:
-        fail("uniforms", uniforms, "the calibration model has two countries: uniforms.shape[-1] == 2")
+    Children-first over the nodes of the model's tree (the chain: :meth:`jaxtrade.Tree.chain`), with
+    ``c_{nk} = w_k a_{nk}``, link prices ``ℓ_{jk} = ρ T_{jk}`` and ``x ⊕ ℓ`` = ``x + ℓ`` (additive) or
+    ``x (1 + ℓ)`` (ad valorem, eq. 7-8). Per node ``n``:
+
+    - ``H_n = c_{n0} + Σ_c H_c ⊕ ℓ_{00}`` (the subtree all at home);
+    - ``V_n(k) = c_{nk} + Σ_c min_j V_c(j) ⊕ ℓ_{jk}`` for ``k ≠ 0`` (node abroad: every assignment below counts);
+    - ``A_n(0) = c_{n0} + min_{c*} [B_{c*} + Σ_{c ≠ c*} min(H_c ⊕ ℓ_{00}, B_c)]`` with
+      ``B_c = min(A_c(0) ⊕ ℓ_{00}, min_{j≠0} V_c(j) ⊕ ℓ_{j0})`` (node at home, some part abroad; a leaf
+      has no ``A``), and ``V_n(0) = min(H_n, A_n(0))``.
+
+    ``MC^H = H_root``, ``MC^A = min(A_root(0), min_{k≠0} V_root(k))``; ``min(MC^H, MC^A)`` is
+    :func:`jaxtrade.solve_chain` / :func:`jaxtrade.solve_tree`'s ``MC`` (tests check both against
+    enumeration). For two countries and a chain these are the three states "home so far", "home after a
+    stage abroad" (``A(0)``) and "abroad" (``V(1)``). Differentiable (envelope: ``jnp.minimum`` passes the
+    derivative of the cheaper branch)."""
     a, wages, rho = _stage_costs_and_links(phi, uniforms, model)
+    m = model.n_countries
     c = a * wages[None, None, :]
     T = np.asarray(model.T, dtype=np.float64)
-    l01, l10 = rho * float(T[0, 1]), rho * float(T[1, 0])
+    tree = model.tree if model.tree is not None else Tree.chain(model.n_stages)
 
-    def link(x, ell):
+    def link(x, j, k):
+        if T[j, k] == 0:
+            return x  # no link cost (the diagonal): no operation, so the chain's gradient is the one of the 3-state recursion
+        ell = rho * float(T[j, k])
         return x * (1 + ell) if model.value_dependent else x + ell
 
-    h, v = c[:, 0, 0], c[:, 0, 1]
-    b = None
-    for i in range(1, c.shape[1]):
-        c0, c1 = c[:, i, 0], c[:, i, 1]
-        from_home = link(h, l01) if b is None else jnp.minimum(link(h, l01), link(b, l01))
-        b_new = link(v, l10) if b is None else jnp.minimum(b, link(v, l10))
-        h, b, v = h + c0, b_new + c0, jnp.minimum(from_home, v) + c1
-    return h, jnp.minimum(b, v)
+    def minimum(xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = jnp.minimum(out, x)
+        return out
+
+    home, at_home_some_abroad, value = {}, {}, {}
+    for n in tree.order:
+        kids = tree.children[n]
+        own = [c[:, n, k] for k in range(m)]
+        h = own[0]
+        for ch in kids:
+            h = h + link(home[ch], 0, 0)
+        v = {k: own[k] for k in range(1, m)}
+        for ch in kids:
+            for k in range(1, m):
+                v[k] = v[k] + minimum([link(value[ch][j], j, k) for j in range(m)])
+        a0 = None
+        if kids:
+            b = {}
+            for ch in kids:
+                opts = [link(value[ch][j], j, 0) for j in range(1, m)]
+                if at_home_some_abroad[ch] is not None:
+                    opts.append(link(at_home_some_abroad[ch], 0, 0))
+                b[ch] = minimum(opts)
+            best = {ch: jnp.minimum(link(home[ch], 0, 0), b[ch]) for ch in kids}
+            cands = []
+            for star in kids:
+                tot = b[star]
+                for ch in kids:
+                    if ch != star:
+                        tot = tot + best[ch]
+                cands.append(tot)
+            a0 = own[0] + minimum(cands)
+        v[0] = h if a0 is None else jnp.minimum(h, a0)
+        home[n], at_home_some_abroad[n], value[n] = h, a0, v
+        for ch in kids:
+            del home[ch], at_home_some_abroad[ch], value[ch]
+    r = tree.root
+    abroad = minimum([value[r][k] for k in range(1, m)] + ([at_home_some_abroad[r]] if at_home_some_abroad[r] is not None else []))
+    return home[r], abroad
 
 
 def _log_sales_and_offshoring(phi, uniforms, model: CalibrationModel, kappa):
@@ -145,13 +202,18 @@ def _log_sales_and_offshoring(phi, uniforms, model: CalibrationModel, kappa):
 
 
 def _marginal_costs(phi, uniforms, model: CalibrationModel):
-    """``MC_j`` at unit cost scale for identified ``φ`` (eq. 1-2 via solve_chain); wages ``(1, w)`` on China."""
-    dtype = uniforms.dtype
-    if uniforms.shape[-1] != 2:
-        fail("uniforms", uniforms, "the calibration model has two countries: uniforms.shape[-1] == 2")
+    """``MC_j`` at unit cost scale for identified ``φ`` (eq. 1-2 via solve_chain, or eq. 5-9 via solve_tree);
+    wages ``(1, w, w_2, …)``."""
     a, wages, rho = _stage_costs_and_links(phi, uniforms, model)
-    T = jnp.asarray(model.T, dtype)
-    return solve_chain(a, T, rho, wages=wages, value_dependent=model.value_dependent).cost
+    return _solve(a, wages, rho, model).cost
+
+
+def _solve(a, wages, rho, model: CalibrationModel):
+    """:func:`jaxtrade.solve_chain` (or :func:`jaxtrade.solve_tree` with the model's tree) at unit cost scale."""
+    T = jnp.asarray(model.T, a.dtype)
+    if model.tree is not None:
+        return solve_tree(a, model.tree, T, rho, wages=wages, value_dependent=model.value_dependent)
+    return solve_chain(a, T, rho, wages=wages, value_dependent=model.value_dependent)
 
 
 _marginal_costs_jit = eqx.filter_jit(_marginal_costs)
@@ -188,13 +250,13 @@ def simulate_sales(params: Parameters, model: CalibrationModel, n_firms: int, se
     a separate simulation of ``power_mean_firms`` firms (default: the same firms).
     """
     phi = to_unconstrained(params, model)
-    u = common_uniforms(seed, n_firms, model.n_stages, uniform_bits=uniform_bits)
+    u = common_uniforms(seed, n_firms, model.n_stages, model.n_countries, uniform_bits=uniform_bits)
     log_mc = np.log(np.asarray(_marginal_costs_jit(phi, u, model), dtype=np.float64))
     if power_mean_firms is None:
         pm_log_mc = log_mc
     else:
         pm_seed = seed + 1 if power_mean_seed is None else power_mean_seed
-        u_pm = common_uniforms(pm_seed, power_mean_firms, model.n_stages, uniform_bits=uniform_bits)
+        u_pm = common_uniforms(pm_seed, power_mean_firms, model.n_stages, model.n_countries, uniform_bits=uniform_bits)
         pm_log_mc = np.log(np.asarray(_marginal_costs_jit(phi, u_pm, model), dtype=np.float64))
     s1 = 1.0 - model.sigma
     zp = s1 * pm_log_mc
@@ -205,8 +267,8 @@ def simulate_sales(params: Parameters, model: CalibrationModel, n_firms: int, se
 def _offshores_hard(phi, uniforms, model: CalibrationModel):
     """``1{the optimal path of eq. 1-2 uses a country other than 0}`` from :func:`jaxtrade.solve_chain`'s path."""
     a, wages, rho = _stage_costs_and_links(phi, uniforms, model)
-    sol = solve_chain(a, jnp.asarray(model.T, uniforms.dtype), rho, wages=wages, value_dependent=model.value_dependent)
-    return jnp.any(sol.path != 0, axis=-1)
+    sol = _solve(a, wages, rho, model)
+    return jnp.any(sol.path.reshape(sol.path.shape[0], -1) != 0, axis=-1)
 
 
 _offshores_hard_jit = eqx.filter_jit(_offshores_hard)
@@ -216,5 +278,5 @@ def simulate_offshores(params: Parameters, model: CalibrationModel, n_firms: int
     """Offshoring status (0/1, int8) of the firms :func:`simulate_sales` draws at ``seed``: 1 when the firm's
     optimal chain (eq. 1-2, :func:`jaxtrade.solve_chain`'s path) makes at least one stage outside country 0."""
     phi = to_unconstrained(params, model)
-    u = common_uniforms(seed, n_firms, model.n_stages, uniform_bits=uniform_bits)
+    u = common_uniforms(seed, n_firms, model.n_stages, model.n_countries, uniform_bits=uniform_bits)
     return np.asarray(_offshores_hard_jit(phi, u, model)).astype(np.int8)

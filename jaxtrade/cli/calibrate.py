@@ -2,6 +2,9 @@
 
     jaxtrade calibrate SALES.csv --stages 10 --sigma 4 --draws pareto --out result.json [--resume]
 
+``--countries M`` (M > 2: a wage per country, ``wage_2`` … in the JSON) and ``--tree PARENTS`` (a tree
+technology, 004 §2.2) calibrate the general model (issue 16 item 6, docs/calibration.md "More countries and trees").
+
 Writes ``result.json`` (``estimates`` keyed ``shape``, ``scale``, ``tau``, ``wage`` (+ ``sunk_cost``),
 each with ``value`` and ``std_error``; ``scale`` is held at ``--scale`` and marked not
 identified), and ``result.png`` (fitted against data density of log sales). A checkpoint
@@ -22,7 +25,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import save_figure
+from .common import parse_tree, save_figure
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -48,6 +51,11 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="w multiplies (china, default) or divides (china-inverse) China's (country 1's) costs; "
                         "multiplies/divides are the earlier spellings (w on country 0: the same distribution, countries relabelled)")
     p.add_argument("--value-dependent", action="store_true", help="ad-valorem (iceberg) unbundling costs instead of additive")
+    p.add_argument("--countries", type=int, default=2,
+                   help="number of countries M (default 2): home country 0 (wage 1) and countries 1..M-1, each with a wage to estimate "
+                        "(JSON: wage, wage_2, ...); trade costs 1 between every pair")
+    p.add_argument("--tree", default=None, help="a tree technology (004 §2.2) instead of the chain: each node's parent, -1 for the root, "
+                   "e.g. 3,3,4,4,-1 (--stages = nodes; write --tree=-1,0,... when the list starts with the root)")
     p.add_argument("--objective", choices=["kld", "sml", "ks", "cvm"], default="kld")
     p.add_argument("--trim", type=float, default=0.05, help="share of largest firms trimmed in both samples (default 0.05)")
     p.add_argument("--bandwidth", type=float, default=None, help="kernel bandwidth in log sales (default Silverman)")
@@ -56,7 +64,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=["newton", "bfgs", "lbfgs", "adam", "nelder_mead"], default="newton",
                    help="newton: trust-region Newton with finite-difference Hessians of the autodiff gradient (default); nelder_mead: derivative-free baseline")
     p.add_argument("--max-steps", type=int, default=300)
-    p.add_argument("--start", default=None, help="start values 'shape,scale,tau,wage' (default Table 1, 2000); repeat with ';' for multi-start")
+    p.add_argument("--start", default=None, help="start values 'shape,scale,tau,wage' (default Table 1, 2000), then wage_2,... with --countries > 2 "
+                   "(default w * 1.25^(k-1)); repeat with ';' for multi-start")
     p.add_argument("--fixed-wage", type=float, default=None, help="the relative wage w when known from wage data: held fixed, not estimated")
     p.add_argument("--scale", type=float, default=None, help="normalisation of the unidentified scale (default: the start's scale)")
     p.add_argument("--bootstrap", type=int, default=100, help="data bootstrap replicates for standard errors")
@@ -85,15 +94,19 @@ def _load(spec):
     return cal.load_firms(spec)
 
 
-def _starts(text, cal):
+def _starts(text, cal, model):
+    default = cal.default_start(model)
     if text is None:
-        return [cal.Parameters(**cal.TABLE1[2000])]
+        return [default]
     out = []
+    extra = model.n_countries - 2
     for part in text.split(";"):
         vals = [float(v) for v in part.split(",")]
-        if len(vals) != 4:
-            raise SystemExit(f"--start needs 4 comma-separated values shape,scale,tau,wage; got {part!r}")
-        out.append(cal.Parameters(*vals))
+        if len(vals) not in (4, 4 + extra):
+            more = "".join(f",wage_{k}" for k in range(2, model.n_countries))
+            raise SystemExit(f"--start needs 4 comma-separated values shape,scale,tau,wage{' (or ' + str(4 + extra) + ': ' + more[1:] + ' after them)' if extra else ''}; "
+                             f"got {part!r}")
+        out.append(cal.Parameters(*vals[:4], extra_wages=tuple(vals[4:]) if len(vals) > 4 else default.extra_wages))
     return out
 
 
@@ -173,8 +186,9 @@ def _run_one(args, source, out, scale):
     kappa = {} if args.offshore_temperature is None else {"offshore_temperature": args.offshore_temperature}
     model = cal.CalibrationModel(n_stages=args.stages, sigma=args.sigma, draws=args.draws, draws_are=args.draws_are, draws_as=args.draws_as,
                                  wage_reading=args.wage_reading, value_dependent=args.value_dependent, truncation_ratio=args.truncation_ratio,
-                                 gamma_index=args.gamma_index)
-    starts = _starts(args.start, cal)
+                                 gamma_index=args.gamma_index, n_countries=args.countries,
+                                 tree=None if args.tree is None else parse_tree(args.tree))
+    starts = _starts(args.start, cal, model)
     scale = scale if scale is not None else starts[0].scale
     problem = cal.make_problem(sales, model, n_sim=args.firms, seed=args.seed, kind=args.objective, trim=args.trim, bandwidth=args.bandwidth,
                                offshores=offshores, **kappa)
@@ -211,7 +225,7 @@ def _run_one(args, source, out, scale):
         json.dump(js, fh, indent=2)
     os.replace(tmp, out)
     est = js["estimates"]
-    for k in ("shape", "scale", "tau", "wage", "sunk_cost"):
+    for k in ("shape", "scale", "tau", "wage", "sunk_cost", *[f"wage_{c}" for c in range(2, model.n_countries)]):
         e = est[k]
         se = ("not identified (normalisation)" if not e["identified"] else "held fixed" if e.get("fixed") else
               f"s.e. {e['std_error']:.4g}" if e["std_error"] is not None else "s.e. unbounded (weakly identified)" if e.get("weakly_identified") else "s.e. n/a")
