@@ -65,7 +65,9 @@ from .parameters import to_unconstrained as to_unconstrained
 from .pipeline import TABLE1 as TABLE1
 from .pipeline import CalibrationResult as CalibrationResult
 from .pipeline import calibrate as calibrate
+from .pipeline import DEFAULT_START_FACTORS as DEFAULT_START_FACTORS
 from .pipeline import default_start as default_start
+from .pipeline import default_starts as default_starts
 from .pipeline import counterfactual_tau as counterfactual_tau
 from .pipeline import fitted_and_data_log_sales as fitted_and_data_log_sales
 from .pipeline import to_sequential_model as to_sequential_model
@@ -122,6 +124,8 @@ __all__ = [
     "canonicalise",
     "coordinates",
     "default_start",
+    "default_starts",
+    "DEFAULT_START_FACTORS",
     "moment_start",
     "minimise",
     "inference",

@@ -18,6 +18,8 @@ The spellings of earlier releases are accepted as aliases (:data:`DRAWS_AS_ALIAS
 
 from __future__ import annotations
 
+import math
+
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
@@ -235,6 +237,19 @@ class CalibrationModel(eqx.Module):
     def distribution(self, shape, scale):
         """The law of the draws at ``(shape, scale)`` (:func:`distribution` with this model's options)."""
         return distribution(self.draws, shape, scale, truncation_ratio=self.truncation_ratio, gamma_index=self.gamma_index)
+
+    def power_mean_tail_index(self, shape) -> float:
+        """Tail index of ``MC^{1−σ}`` across firms: ``n_stages · shape / (σ − 1)`` for Pareto and Fréchet
+        productivity draws, ``inf`` for every other case (bounded or light-tailed costs).
+
+        With productivities of tail index ``k`` the unit cost ``a = 1/z`` has ``P(a < x) ~ x^k`` near 0, and a
+        firm's ``MC`` is small only when every node's cheapest cost is (``MC`` sums one cost per node), so
+        ``P(MC < x) ~ x^{N k}`` and ``P(MC^{1−σ} > y) ~ y^{−N k/(σ−1)}``. Below 1 the power mean ``M̃C`` of
+        free entry (eq. S1) is infinite and the level of sales, hence ``f_s``, is not estimable; below 2 it
+        has infinite variance and ``f_s`` carries the noise of the most productive simulated firms."""
+        if self.draws_are == "productivity" and self.draws in ("pareto", "frechet"):
+            return float(self.n_stages) * float(shape) / (self.sigma - 1.0)
+        return math.inf
 
     def cost_scale(self, scale):
         """The factor that multiplies all costs: ``scale`` (cost draws) or ``1/scale`` (productivity draws)."""

@@ -24,7 +24,7 @@ from .optimise import OptimisationResult, minimise
 from .parameters import CalibrationModel, Parameters, canonicalise, from_unconstrained, to_unconstrained
 from .simulation import OFFSHORE_TEMPERATURE
 
-__all__ = ["TABLE1", "CalibrationResult", "calibrate", "default_start", "fitted_and_data_log_sales", "to_sequential_model", "counterfactual_tau"]
+__all__ = ["TABLE1", "CalibrationResult", "calibrate", "default_start", "default_starts", "DEFAULT_START_FACTORS", "fitted_and_data_log_sales", "to_sequential_model", "counterfactual_tau"]
 
 #: Table 1's calibrated parameters by year, read from the one copy :data:`jaxtrade.table1.TABLE_1`
 #: (σ = 4, ζ = 0.5, N = 10 are the model's, not parameters here).
@@ -77,10 +77,27 @@ class CalibrationResult:
                          f"identified as tau/cost_scale = {p.tau / self.model.cost_scale(p.scale):.6g}; value and std_error conditional on scale = {p.scale:g}"),
             "wage": (dict(entry(p.wage, None, True, "held fixed at the known relative wage (fixed_wage)"), fixed=True) if self.fixed_wage else
                      entry(p.wage, p.wage * se[2], True, ("country 1's wage; " if many else "") + reflection)),
-            "sunk_cost": entry(p.sunk_cost, p.sunk_cost * se[3], True, "f_s, from the level of sales under free entry (given sigma)"),
+            "sunk_cost": self._sunk_cost_entry(entry, p.sunk_cost * se[3]),
         }
         for k, w in enumerate(p.extra_wages, start=2):
             out[f"wage_{k}"] = entry(w, w * se[2 + k], True, f"country {k}'s wage; {reflection}")
+        return out
+
+    def _sunk_cost_entry(self, entry, s):
+        """f_s, with the tail index of MC^{1−σ} (:meth:`CalibrationModel.power_mean_tail_index`) reported and a
+        ``warning`` where the power mean of free entry is infinite (index <= 1) or has infinite variance (<= 2)."""
+        p = self.params
+        out = entry(p.sunk_cost, s, True, "f_s, from the level of sales under free entry (given sigma)")
+        tail = self.model.power_mean_tail_index(p.shape)
+        if math.isfinite(tail):
+            out["power_mean_tail_index"] = tail
+        if tail <= 1:
+            out["warning"] = (f"E[MC^(1-sigma)] is infinite at the estimated shape (tail index n_stages * shape / (sigma - 1) = {tail:.3g} "
+                              "<= 1): the free-entry price index does not exist in the population, and f_s is relative to the sample "
+                              "power mean of the simulated firms, which grows with their number (docs/calibration.md)")
+        elif tail <= 2:
+            out["warning"] = (f"MC^(1-sigma) has infinite variance at the estimated shape (tail index {tail:.3g} <= 2): f_s carries the "
+                              "noise of the most productive simulated firms (docs/calibration.md)")
         return out
 
     def to_json(self) -> dict:
@@ -138,6 +155,25 @@ def default_start(model: CalibrationModel, year: int = 2000) -> Parameters:
     return Parameters(**row, sunk_cost=1.0, extra_wages=tuple(row["wage"] * 1.25 ** (k - 1) for k in range(2, model.n_countries)))
 
 
+#: Factors on (shape, τ, w, w_2, …) of the extra starts of the default multi-start (:func:`default_starts`).
+DEFAULT_START_FACTORS = (1.5, 0.5)
+
+
+def default_starts(model: CalibrationModel, year: int = 2000) -> list[Parameters]:
+    """The default multi-start: :func:`default_start` and the same point with ``(shape, τ, w, w_2, …)`` scaled by
+    each of :data:`DEFAULT_START_FACTORS` (1.5× and 0.5×). The sales-only objective has far local minima along the
+    ``(ρ, w)`` valley (docs/calibration.md, "Recovery": from 0.5× Newton stops in another valley at 1.16× the
+    truth's objective, from 1.5× it converges next to the truth), and so does the joint objective with three
+    countries (docs/calibration.md, "More countries and trees"); every run is reported (``starts`` in the result
+    and ``optimisation.starts`` in the JSON)."""
+    base = default_start(model, year)
+    out = [base]
+    for f in DEFAULT_START_FACTORS:
+        out.append(Parameters(shape=base.shape * f, scale=base.scale, tau=base.tau * f, wage=base.wage * f, sunk_cost=base.sunk_cost,
+                              extra_wages=tuple(w * f for w in base.extra_wages)))
+    return out
+
+
 def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None = None, scale: float = 1.0, kind: str = "kld",
               n_sim: int = 20_000, seed: int = 0, trim: float = 0.05, bandwidth=None, optimizer: str = "newton", max_steps: int = 200,
               bootstrap: int = 100, sim_replications: int = 8, with_inference: bool = True, checkpoint=None, checkpoint_every: int = 10,
@@ -147,7 +183,8 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
     firms' sales (Tyazhelnikov 004 §5.3 steps 1-4).
 
     ``start``: one or several :class:`Parameters` (multi-start: the best objective wins; each
-    start's ``f_s`` is reset by :func:`moment_start`). Default start: Table 1 (2000), :func:`default_start`.
+    start's ``f_s`` is reset by :func:`moment_start`). Default: the multi-start :func:`default_starts` (Table 1
+    (2000), and 1.5× and 0.5× of it); pass ``start=default_start(model)`` for one run.
     ``scale``: the normalisation at which the unidentified ``scale`` is held.
     ``grid_size``: the density grid's size (:func:`~jaxtrade.calibration.prepare_data`; default from the bandwidth).
     ``fixed_wage``: the relative wage ``w`` when it is known from wage data. It is then held fixed
@@ -171,7 +208,7 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
     elif offshores is not None:
         fail("offshores", "given", "give offshores to make_problem when passing a prepared problem")
     joint = problem.data.joint
-    starts = start if isinstance(start, (list, tuple)) else [start if start is not None else default_start(model)]
+    starts = default_starts(model) if start is None else list(start) if isinstance(start, (list, tuple)) else [start]
     best, records = None, []
     for i, s in enumerate(starts):
         phi0 = moment_start(to_unconstrained(s, model), problem)

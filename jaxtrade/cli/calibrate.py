@@ -8,7 +8,8 @@ technology, 004 §2.2) calibrate the general model (issue 16 item 6, docs/calibr
 Writes ``result.json`` (``estimates`` keyed ``shape``, ``scale``, ``tau``, ``wage`` (+ ``sunk_cost``),
 each with ``value`` and ``std_error``; ``scale`` is held at ``--scale`` and marked not
 identified), and ``result.png`` (fitted against data density of log sales). A checkpoint
-``result.json.ckpt`` is written every ``--checkpoint-every`` steps and on Ctrl-C; ``--resume``
+``result.json.ckpt`` (``result.json.ckpt.start0``, ``.start1``, … for the default multi-start) is written every
+``--checkpoint-every`` steps and on Ctrl-C; ``--resume``
 continues from it.
 
 A CSV with the header ``sales,offshores`` (``offshores`` 0/1: at least one stage of the firm's chain made
@@ -64,8 +65,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=["newton", "bfgs", "lbfgs", "adam", "nelder_mead"], default="newton",
                    help="newton: trust-region Newton with finite-difference Hessians of the autodiff gradient (default); nelder_mead: derivative-free baseline")
     p.add_argument("--max-steps", type=int, default=300)
-    p.add_argument("--start", default=None, help="start values 'shape,scale,tau,wage' (default Table 1, 2000), then wage_2,... with --countries > 2 "
-                   "(default w * 1.25^(k-1)); repeat with ';' for multi-start")
+    p.add_argument("--start", default=None, help="start values 'shape,scale,tau,wage', then wage_2,... with --countries > 2 "
+                   "(default w * 1.25^(k-1)); repeat with ';' for multi-start. Default: a multi-start from Table 1 (2000) and 1.5x and "
+                   "0.5x of it in (shape, tau, wages), every run reported in the JSON's optimisation.starts; give one --start for one run")
     p.add_argument("--fixed-wage", type=float, default=None, help="the relative wage w when known from wage data: held fixed, not estimated")
     p.add_argument("--scale", type=float, default=None, help="normalisation of the unidentified scale (default: the start's scale)")
     p.add_argument("--bootstrap", type=int, default=100, help="data bootstrap replicates for standard errors")
@@ -79,7 +81,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--decompose-firms", type=int, default=400_000, help="two periods: firms per decomposition (default 400,000)")
     p.add_argument("--decompose-draws", type=int, default=30, help="two periods: parametric-bootstrap draws for the standard errors (0: none)")
     p.add_argument("--out", default="result.json")
-    p.add_argument("--resume", action="store_true", help="continue from OUT.ckpt")
+    p.add_argument("--resume", action="store_true", help="continue from OUT.ckpt (OUT.ckpt.startI per start of a multi-start)")
     p.add_argument("--checkpoint-every", type=int, default=10)
     p.add_argument("--no-plot", action="store_true")
     p.set_defaults(func=run)
@@ -97,7 +99,7 @@ def _load(spec):
 def _starts(text, cal, model):
     default = cal.default_start(model)
     if text is None:
-        return [default]
+        return cal.default_starts(model)
     out = []
     extra = model.n_countries - 2
     for part in text.split(";"):
@@ -194,6 +196,7 @@ def _run_one(args, source, out, scale):
                                offshores=offshores, **kappa)
     out = Path(out)
     ckpt = str(out) + ".ckpt"
+    ckpt_shown = ckpt if len(starts) == 1 else f"{ckpt}.start0 ... .start{len(starts) - 1}"
     bar = tqdm(total=args.max_steps * len(starts), desc="calibrate", unit="step", file=sys.stderr)
 
     def callback(rec):
@@ -210,7 +213,7 @@ def _run_one(args, source, out, scale):
     finally:
         bar.close()
     if res.optimisation.status == "interrupted":
-        print(f"interrupted at step {res.optimisation.num_steps}; state saved to {ckpt}; continue with --resume", file=sys.stderr)
+        print(f"interrupted at step {res.optimisation.num_steps}; state saved to {ckpt_shown}; continue with --resume", file=sys.stderr)
         return None, 130
     js = res.to_json()
     js["data"] = {"source": source, "n": int(sales.size), "columns": ["sales"] + (["offshores"] if firms.offshores is not None else []),
@@ -233,7 +236,7 @@ def _run_one(args, source, out, scale):
     opt = res.optimisation
     print(f"objective {args.objective} = {opt.value:.4e}; result {opt.status}; steps {opt.num_steps}; wrote {out}")
     if opt.status not in ("converged", "max_steps", "stalled"):
-        print(f"the optimiser stopped: {opt.message} The estimates are the last point with a finite objective; its state is in {ckpt}.",
+        print(f"the optimiser stopped: {opt.message} The estimates are the last point with a finite objective; its state is in {ckpt_shown}.",
               file=sys.stderr)
         return res, 1
     return res, 0

@@ -328,7 +328,7 @@ def _cli_run(tmp_path, extra=()):
 
 
 def test_cli_json_shape(tmp_path):
-    """``jaxtrade calibrate`` writes the JSON (estimates keyed by the paper's names), the PNG and the checkpoint."""
+    """``jaxtrade calibrate`` writes the JSON (estimates keyed by the paper's names), the PNG and the checkpoints."""
     out, js, _ = _cli_run(tmp_path)
     assert set(js["estimates"]) >= {"shape", "scale", "tau", "wage"}
     for k, e in js["estimates"].items():
@@ -338,7 +338,9 @@ def test_cli_json_shape(tmp_path):
     assert js["data"]["n"] == 1500 and out.with_suffix(".png").is_file()
     assert js["model"]["draws_are"] == "productivity" and js["model"]["wage_reading"] == "china"  # the old spelling maps to the one vocabulary
     assert js["optimisation"]["result"] in ("converged", "max_steps", "stalled") and js["optimisation"]["num_steps"] >= 1
-    assert Path(str(out) + ".ckpt").is_file() and not list(tmp_path.glob("*.tmp*"))
+    # no --start: the default multi-start, one checkpoint per start (OUT.ckpt.start0 ...), every run reported
+    assert len(js["optimisation"]["starts"]) == len(cal.default_starts(SMALL)) == 3
+    assert all(Path(f"{out}.ckpt.start{i}").is_file() for i in range(3)) and not list(tmp_path.glob("*.tmp*"))
 
 
 @pytest.mark.slow
