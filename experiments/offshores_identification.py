@@ -48,12 +48,12 @@ def hessians(n_sim: int, n_data: int) -> dict:
     return out
 
 
-def recovery(n_sim: int, n_data: int, data_seed: int = 11, kappa: float = cal.OFFSHORE_TEMPERATURE, factors=(0.5, 1.5)) -> dict:
+def recovery(n_sim: int, n_data: int, data_seed: int = 11, kappa: float | None = None, factors=(0.5, 1.5)) -> dict:
     sales = cal.simulate_sales(TRUTH, MODEL, n_data, data_seed, power_mean_firms=1_000_000)
     o = cal.simulate_offshores(TRUTH, MODEL, n_data, data_seed)
     prob = cal.make_problem(sales, MODEL, n_sim=n_sim, seed=1, offshores=o, offshore_temperature=kappa)
     truth = np.asarray(cal.to_unconstrained(TRUTH, MODEL), np.float64)
-    out = {"n_data": n_data, "n_sim": n_sim, "data_seed": data_seed, "offshore_temperature": kappa, "offshore_share_data": float(o.mean()),
+    out = {"n_data": n_data, "n_sim": n_sim, "data_seed": data_seed, "offshore_temperature": prob.offshore_temperature, "offshore_share_data": float(o.mean()),
            "objective_at_truth": float(cal.objective(truth, prob)), "runs": []}
     for fac in factors:
         start = cal.Parameters(shape=TRUTH.shape * fac, scale=TRUTH.scale, tau=TRUTH.tau * fac, wage=TRUTH.wage * fac, sunk_cost=1.0)
@@ -78,7 +78,7 @@ def main():
     ap.add_argument("--out", default="experiments/offshores_identification.json")
     ap.add_argument("--skip-recovery", action="store_true")
     ap.add_argument("--data-seed", type=int, default=11)
-    ap.add_argument("--offshore-temperature", type=float, default=cal.OFFSHORE_TEMPERATURE)
+    ap.add_argument("--offshore-temperature", type=float, default=None, help="kappa (default: cal.offshore_temperature(firms))")
     ap.add_argument("--starts", default="0.5,1.5", help="start factors, comma-separated")
     a = ap.parse_args()
     res = {"jax": jax.__version__, "device": str(jax.devices()[0]), "float": "float32", "model": "N=10, sigma=4, Pareto productivity, Table 1 (2000)",

@@ -75,6 +75,7 @@ from .two_period import two_period as two_period
 from .simulation import common_uniforms as common_uniforms
 from .simulation import simulate_marginal_costs as simulate_marginal_costs
 from .simulation import OFFSHORE_TEMPERATURE as OFFSHORE_TEMPERATURE
+from .simulation import offshore_temperature as offshore_temperature
 from .simulation import simulate_offshores as simulate_offshores
 from .simulation import simulate_sales as simulate_sales
 
@@ -111,6 +112,7 @@ __all__ = [
     "common_uniforms",
     "simulate_marginal_costs",
     "OFFSHORE_TEMPERATURE",
+    "offshore_temperature",
     "simulate_offshores",
     "simulate_sales",
     "prepare_data",

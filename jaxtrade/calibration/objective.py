@@ -56,6 +56,7 @@ import numpy as np
 from ..engine.validation import fail
 from .parameters import CalibrationModel
 from .simulation import OFFSHORE_TEMPERATURE, _log_sales, _log_sales_and_offshoring, _log_sales_jit, _offshores_hard_jit, common_uniforms
+from .simulation import offshore_temperature as default_offshore_temperature
 
 __all__ = [
     "OBJECTIVES",
@@ -301,13 +302,16 @@ class Problem(eqx.Module):
 
 def make_problem(sales, model: CalibrationModel, *, n_sim: int = 20_000, seed: int = 0, kind: str = "kld", trim: float = 0.05,
                  bandwidth=None, grid_size=None, ks_temperature: float = 1e-3, data: DataSummary | None = None,
-                 uniform_bits: int = 16, offshores=None, offshore_temperature: float = OFFSHORE_TEMPERATURE) -> Problem:
+                 uniform_bits: int = 16, offshores=None, offshore_temperature: float | None = None) -> Problem:
     """Builds a :class:`Problem` from sales (or a prepared :class:`DataSummary`).
 
     The ``n_sim`` simulated firms are firms ``0 … n_sim − 1`` of :func:`jaxtrade.simulate` at ``seed``
     (:func:`jaxtrade.firm_uniforms`, float32, ``uniform_bits`` per uniform). ``offshores`` (0/1 per firm,
     aligned with ``sales``) switches to the joint objective of (sales, offshoring status) (module docstring),
-    with the model's status smoothed at ``offshore_temperature`` = κ (log cost)."""
+    with the model's status smoothed at ``offshore_temperature`` = κ (log cost; default
+    :func:`~jaxtrade.calibration.offshore_temperature` of ``n_sim``: 0.01 up to 6,000 firms, 0.0036 at 1M)."""
+    if offshore_temperature is None:
+        offshore_temperature = default_offshore_temperature(n_sim)
     if kind not in OBJECTIVES:
         fail("kind", kind, f"kind must be one of {OBJECTIVES}")
     if not (ks_temperature > 0):

@@ -22,7 +22,6 @@ from .inference import Inference, inference
 from .objective import Problem, _sim_density, exact_statistics, make_problem, moment_start
 from .optimise import OptimisationResult, minimise
 from .parameters import CalibrationModel, Parameters, canonicalise, from_unconstrained, to_unconstrained
-from .simulation import OFFSHORE_TEMPERATURE
 
 __all__ = ["TABLE1", "CalibrationResult", "calibrate", "default_start", "default_starts", "DEFAULT_START_FACTORS", "fitted_and_data_log_sales", "to_sequential_model", "counterfactual_tau"]
 
@@ -178,7 +177,7 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
               n_sim: int = 20_000, seed: int = 0, trim: float = 0.05, bandwidth=None, optimizer: str = "newton", max_steps: int = 200,
               bootstrap: int = 100, sim_replications: int = 8, with_inference: bool = True, checkpoint=None, checkpoint_every: int = 10,
               resume: bool = False, callback=None, problem: Problem | None = None, fixed_wage: float | None = None, grid_size: int | None = None,
-              offshores=None, offshore_temperature: float = OFFSHORE_TEMPERATURE, **minimise_kwargs) -> CalibrationResult:
+              offshores=None, offshore_temperature: float | None = None, **minimise_kwargs) -> CalibrationResult:
     """Calibrates ``(shape, τ/scale, w, f_s)`` (and ``w_2 … w_{M−1}`` with ``model.n_countries = M > 2``) to
     firms' sales (Tyazhelnikov 004 §5.3 steps 1-4).
 
@@ -192,7 +191,7 @@ def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None
     (docs/calibration.md: the information bound on ``ρ`` falls from 8.5% to 6.8% at n = 200,000).
     ``offshores``: each firm's offshoring status (0/1, aligned with ``sales``; 1 when a stage is made outside
     country 0): the joint objective of (sales, status) (:mod:`jaxtrade.calibration.objective`), with the
-    model's status smoothed at ``offshore_temperature``. The status identifies ``w`` on both sides of 1, so
+    model's status smoothed at ``offshore_temperature`` (default: :func:`offshore_temperature` of ``n_sim``). The status identifies ``w`` on both sides of 1, so
     the estimate is not reflected (docs/calibration.md, "Identification from offshoring status").
     """
     if not (np.isfinite(scale) and scale > 0):
