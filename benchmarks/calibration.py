@@ -26,21 +26,16 @@ at the truth is recorded beside it. Output: ``benchmarks/results/<device>_calibr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxtrade import calibration as cal
-from . import simulate as _sim
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
+from .simulate import write_result
 
 def first_reach(history, target):
     for h in history:
@@ -101,10 +96,7 @@ def main(argv=None):
                                         "converged_under_60s": runs[opt]["result"] == "converged" and runs[opt]["wall_s"] < 60})
             print(f"start {fac}x {opt}: target {target:.4e}; reached at {reach[opt]}, Nelder-Mead at {reach['nelder_mead']}; ratio {ratio}",
                   flush=True)
-    out = Path(a.out) if a.out else RESULTS / f"{_sim.device_name()}_calibration.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(info, indent=1))
-    print(f"wrote {out}")
+    write_result(info, "calibration", a.out)
 
 
 if __name__ == "__main__":

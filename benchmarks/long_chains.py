@@ -23,12 +23,10 @@ assumption of docs/simulation.md), with the share of it reached. Output:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -39,7 +37,7 @@ from jaxtrade import SequentialModel, simulate
 from jaxtrade import distributions as jd
 from jaxtrade.engine import production as _production
 
-from .simulate import RESULTS, device_name
+from .simulate import write_result
 
 SHAPE, SCALE, TAU = 0.42, 0.13, 0.45
 
@@ -95,10 +93,7 @@ def main(argv=None):
         print(f"M = {m:3d} ({layout:8s}): costs given {given['firms_per_s'] / 1e6:8.2f} M/s ({100 * given['share_of_limit']:5.1f}% of "
               f"{limit / 1e6:.1f} M/s; compile {comp:.2f} s), draws {draws['firms_per_s'] / 1e6:7.2f} M/s "
               f"({100 * draws['share_of_limit']:5.1f}%; compile {comp2:.2f} s)", flush=True)
-    out = Path(a.out) if a.out else RESULTS / f"{device_name()}_long_chains.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(info, indent=1))
-    print(f"wrote {out}")
+    write_result(info, "long_chains", a.out)
 
 
 if __name__ == "__main__":

@@ -227,6 +227,15 @@ def device_name():
     return f"{d.platform}-{kind}" if d.platform != "cpu" else "cpu"
 
 
+def write_result(info, name, out=None):
+    """Writes ``info`` as JSON to ``out`` or ``benchmarks/results/<device>_<name>.json`` and says where."""
+    path = Path(out) if out else RESULTS / f"{device_name()}_{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(info, indent=1))
+    print(f"wrote {path}")
+    return path
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", action="store_true", help="the full sweeps (long on a CPU)")
