@@ -341,14 +341,10 @@ def canonicalise(phi, model: CalibrationModel, *, home_fixed: bool = False):
         if not model.exchangeable:
             return phi
         sign = 1.0 if model.wage_reading == "china" else -1.0
-        foreign = sign * np.concatenate([[phi[2]], phi[4:]])
-        if home_fixed:
-            rest = np.sort(foreign)
-            phi[2], phi[4:] = sign * rest[0], sign * rest[1:]
-            return phi
-        log_m = np.concatenate([[0.0], foreign])
-        low = float(np.min(log_m))
-        rest = np.sort(np.delete(log_m, int(np.argmin(log_m))) - low)
+        log_m = np.concatenate([[0.0], sign * phi[2:3], sign * phi[4:]])  # log multipliers of countries 0 ... M - 1
+        home = 0 if home_fixed else int(np.argmin(log_m))  # the country labelled 0 in the canonical point
+        low = log_m[home]
+        rest = np.sort(np.delete(log_m, home) - low)
         if not model.value_dependent:
             phi[1] = phi[1] - low
         phi[2], phi[4:] = sign * rest[0], sign * rest[1:]

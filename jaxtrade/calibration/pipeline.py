@@ -17,7 +17,7 @@ import numpy as np
 
 from ..engine.validation import fail
 from ..engine.simulate import SequentialModel
-from ..models.table1 import TABLE_1, table1_model
+from ..models.table1 import TABLE_1
 from .inference import Inference, inference
 from .objective import Problem, _sim_density, exact_statistics, make_problem, moment_start
 from .optimise import OptimisationResult, minimise
@@ -249,15 +249,11 @@ def fitted_and_data_log_sales(result: CalibrationResult, problem: Problem):
 
 def to_sequential_model(params: Parameters, model: CalibrationModel):
     """The :class:`jaxtrade.SequentialModel` of these parameters (for :func:`jaxtrade.decompose`):
-    :func:`jaxtrade.table1.table1_model` under the model's reading (wage on China, country 1); with ``M > 2``
-    countries the wages ``(1, w_1, …, w_{M−1})`` under the same reading, and the model's tree."""
-    if model.n_countries > 2:
-        wages = np.asarray([1.0, *[float(model.wage_multiplier(w)) for w in params.wages]])
-        return SequentialModel(int(model.n_stages), model.T, float(params.tau), model.distribution(params.shape, params.scale),
-                               draws_are=model.draws_are, wages=wages, value_dependent=model.value_dependent, tree=model.tree)
-    return table1_model(shape=params.shape, scale=params.scale, tau=params.tau, wage=params.wage, stages=model.n_stages,
-                        draws_are=model.draws_are, wage_reading=model.wage_reading, trade_costs=model.T,
-                        value_dependent=model.value_dependent, distribution=model.distribution(params.shape, params.scale), tree=model.tree)
+    wages ``(1, w_1, …, w_{M−1})`` under the model's wage reading (for two countries the model
+    :func:`jaxtrade.table1.table1_model` builds), the model's ``T``, law of draws and tree."""
+    wages = np.asarray([1.0, *[float(model.wage_multiplier(w)) for w in params.wages]])
+    return SequentialModel(int(model.n_stages), model.T, float(params.tau), model.distribution(params.shape, params.scale),
+                           draws_are=model.draws_are, wages=wages, value_dependent=model.value_dependent, tree=model.tree)
 
 
 def counterfactual_tau(result_0: CalibrationResult, result_1: CalibrationResult, phi_1=None) -> float:

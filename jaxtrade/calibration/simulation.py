@@ -36,7 +36,6 @@ from ..engine.distributions import gammaincinv
 from ..engine.production import Tree, solve_chain, solve_tree
 from ..engine.rng import firm_uniforms
 from ..engine.validation import fail
-from ..models.table1 import wages as table1_wages
 from .parameters import CalibrationModel, Parameters, to_unconstrained
 
 __all__ = ["common_uniforms", "simulate_marginal_costs", "simulate_sales", "simulate_offshores", "OFFSHORE_TEMPERATURE",
@@ -115,10 +114,11 @@ def _exp_bounded(x, dtype):
 
 
 def _wages(phi, model: CalibrationModel, dtype):
-    """Wages ``(1, w_1, …, w_{M−1})`` on the countries' production costs at ``φ`` (each under the wage reading)."""
-    w0, w1 = table1_wages(_exp_bounded(phi[2], dtype), model.wage_reading)
-    rest = [model.wage_multiplier(_exp_bounded(phi[3 + k], dtype)) for k in range(1, model.n_countries - 1)]
-    return jnp.stack([jnp.asarray(w0, dtype), jnp.asarray(w1, dtype), *[jnp.asarray(w, dtype) for w in rest]])
+    """Wages ``(1, w_1, …, w_{M−1})`` on the countries' production costs at ``φ`` (each under the wage reading;
+    ``w_1`` is ``φ[2]``, ``w_k`` for ``k ≥ 2`` is ``φ[k + 2]``)."""
+    index = [2] + [k + 2 for k in range(2, model.n_countries)]
+    foreign = [model.wage_multiplier(_exp_bounded(phi[i], dtype)) for i in index]
+    return jnp.stack([jnp.ones((), dtype), *[jnp.asarray(w, dtype) for w in foreign]])
 
 
 def _check_uniforms(uniforms, model: CalibrationModel):
