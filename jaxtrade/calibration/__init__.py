@@ -73,6 +73,7 @@ from .pipeline import fitted_and_data_log_sales as fitted_and_data_log_sales
 from .pipeline import to_sequential_model as to_sequential_model
 from .two_period import two_period as two_period
 from .simulation import common_uniforms as common_uniforms
+from .simulation import standard_log_draws as standard_log_draws
 from .simulation import simulate_marginal_costs as simulate_marginal_costs
 from .simulation import OFFSHORE_TEMPERATURE as OFFSHORE_TEMPERATURE
 from .simulation import offshore_temperature as offshore_temperature
@@ -110,6 +111,7 @@ __all__ = [
     "synthetic_sales",
     "synthetic_metadata",
     "common_uniforms",
+    "standard_log_draws",
     "simulate_marginal_costs",
     "OFFSHORE_TEMPERATURE",
     "offshore_temperature",

@@ -55,7 +55,7 @@ import numpy as np
 
 from ..engine.validation import fail
 from .parameters import CalibrationModel
-from .simulation import OFFSHORE_TEMPERATURE, _log_sales, _log_sales_and_offshoring, _log_sales_jit, _offshores_hard_jit, common_uniforms
+from .simulation import OFFSHORE_TEMPERATURE, _log_sales, _log_sales_and_offshoring, _log_sales_jit, _offshores_hard_jit, common_uniforms, standard_log_draws
 from .simulation import offshore_temperature as default_offshore_temperature
 
 __all__ = [
@@ -287,17 +287,29 @@ def prepare_data(sales, *, trim: float = 0.05, bandwidth: float | None = None, g
 
 
 class Problem(eqx.Module):
-    """Everything the objective needs: the model, the data summary and the fixed uniforms."""
+    """Everything the objective needs: the model, the data summary and the fixed uniforms.
+
+    ``standard_draws`` is derived, never given: the uniforms' :func:`~jaxtrade.calibration.standard_log_draws`
+    (the parameter-free part of every draw, computed here once, so that an objective evaluation only scales it;
+    ``None`` for the truncated Pareto)."""
 
     model: CalibrationModel
     data: DataSummary
     uniforms: jax.Array  # (S, N, M) float32 common random numbers: jaxtrade.firm_uniforms(S, N, M, seed=seed)
-    kind: str = eqx.field(static=True, default="kld")
-    ks_temperature: float = eqx.field(static=True, default=1e-3)
-    seed: int = eqx.field(static=True, default=0)
-    uniform_bits: int = eqx.field(static=True, default=16)
+    standard_draws: jax.Array | None
+    kind: str = eqx.field(static=True)
+    ks_temperature: float = eqx.field(static=True)
+    seed: int = eqx.field(static=True)
+    uniform_bits: int = eqx.field(static=True)
     #: κ of the smooth offshoring status (log-cost margin; used only when the data carry offshoring status).
-    offshore_temperature: float = eqx.field(static=True, default=OFFSHORE_TEMPERATURE)
+    offshore_temperature: float = eqx.field(static=True)
+
+    def __init__(self, model: CalibrationModel, data: DataSummary, uniforms, kind: str = "kld", ks_temperature: float = 1e-3, seed: int = 0,
+                 uniform_bits: int = 16, offshore_temperature: float = OFFSHORE_TEMPERATURE):
+        self.model, self.data, self.uniforms = model, data, uniforms
+        self.standard_draws = standard_log_draws(uniforms, model)
+        self.kind, self.ks_temperature, self.seed = kind, ks_temperature, seed
+        self.uniform_bits, self.offshore_temperature = uniform_bits, offshore_temperature
 
 
 def make_problem(sales, model: CalibrationModel, *, n_sim: int = 20_000, seed: int = 0, kind: str = "kld", trim: float = 0.05,
@@ -330,12 +342,12 @@ def make_problem(sales, model: CalibrationModel, *, n_sim: int = 20_000, seed: i
 def _sim_density(phi, problem: Problem, uniforms=None):
     """The simulated density on the grid: ``(G,)``, or the joint ``(2, G)`` when the data carry offshoring status."""
     d = problem.data
-    u = problem.uniforms if uniforms is None else uniforms
+    u, z = (problem.uniforms, problem.standard_draws) if uniforms is None else (uniforms, None)
     if d.joint:
-        x, o = _log_sales_and_offshoring(phi.astype(u.dtype), u, problem.model, problem.offshore_temperature)
+        x, o = _log_sales_and_offshoring(phi.astype(u.dtype), u, problem.model, problem.offshore_temperature, z)
         f, _ = _density(x, d.trim, d.trim_width, d.grid, d.kernel, d.step, o)
         return f
-    x = _log_sales(phi.astype(u.dtype), u, problem.model)
+    x = _log_sales(phi.astype(u.dtype), u, problem.model, z)
     f, _ = _density(x, d.trim, d.trim_width, d.grid, d.kernel, d.step)
     return f
 

@@ -52,7 +52,7 @@ __all__ = [
     "minimise",
 ]
 
-OPTIMIZERS = ("newton", "bfgs", "lbfgs", "adam", "nelder_mead")
+OPTIMIZERS = ("newton", "quasi_newton", "bfgs", "lbfgs", "adam", "nelder_mead")
 
 
 class RESULTS(optx.RESULTS):  # pyright: ignore
@@ -119,6 +119,16 @@ def trust_region_step(g, H, radius, iterations: int = 100):
     return jnp.where(jnp.isfinite(p), p, 0.0)
 
 
+def newton_decrement(g, H):
+    """``½ gᵀH⁻¹g``, the gain the quadratic model predicts for the full Newton step (Boyd & Vandenberghe 2004,
+    §9.5.1); ``+∞`` unless ``H`` is positive definite (then no full Newton step minimises the model)."""
+    H = jnp.where(jnp.all(jnp.isfinite(H)), 0.5 * (H + H.T), jnp.zeros_like(H))
+    lam, Q = jnp.linalg.eigh(H)
+    gq = Q.T @ g
+    pd = lam[0] > jnp.asarray(1e-6, g.dtype) * jnp.maximum(1.0, jnp.max(jnp.abs(lam)))
+    return jnp.where(pd, 0.5 * jnp.sum(gq * gq / jnp.where(pd, lam, 1.0)), jnp.inf)
+
+
 class _EigenState(eqx.Module):
     grad: jax.Array
     hessian: jax.Array
@@ -171,6 +181,22 @@ class _NewtonState(eqx.Module):
     step_size: jax.Array
     terminate: jax.Array
     result: optx.RESULTS
+    exact: jax.Array  # whether f_info's Hessian is the finite-difference one (not an SR1 update)
+    since_exact: jax.Array  # accepted steps since the last finite-difference Hessian
+
+
+def sr1_update(B, s, y, skip: float = 1e-8):
+    """The symmetric rank-one update ``B + r rᵀ/(rᵀs)``, ``r = y − B s`` (Nocedal & Wright 2006, eq. 6.24).
+
+    Skipped (``B`` returned) when ``|rᵀs| < skip ‖s‖ ‖r‖`` (their eq. 6.26) or when ``s``, ``y`` or the
+    result is not finite. The update may make ``B`` indefinite, which the exact trust-region step
+    (:func:`trust_region_step`) handles; that is why SR1, not BFGS, suits a trust region (N&W §6.2)."""
+    r = y - B @ s
+    denom = r @ s
+    ok = jnp.abs(denom) >= skip * jnp.sqrt(s @ s) * jnp.sqrt(r @ r)
+    ok = ok & (jnp.abs(denom) > 0) & jnp.all(jnp.isfinite(s)) & jnp.all(jnp.isfinite(y))
+    B_new = B + jnp.outer(r, r) / jnp.where(ok, denom, 1.0)
+    return jnp.where(ok & jnp.all(jnp.isfinite(B_new)), B_new, B)
 
 
 class TrustRegionNewton(optx.AbstractMinimiser):
@@ -179,12 +205,20 @@ class TrustRegionNewton(optx.AbstractMinimiser):
     Each step evaluates ``f`` and ``∇f`` at the trial point (one ``value_and_grad``); a non-finite value
     or gradient counts as ``f = +∞`` (the step is rejected and the radius shrinks). On acceptance the
     Hessian is ``(∇f(y + h e_i) − ∇f(y − h e_i))/2h`` (``2p`` gradients, one vmapped call), symmetrised.
-    Terminates ``successful`` when ``max |∇f| < gtol`` or an interior step is predicted to gain less than
-    ``ftol_predicted`` of ``|f|`` (below float32 resolution such steps are decided by rounding); a
+    Terminates ``successful`` when ``max |∇f| < gtol`` or the full Newton step is predicted to gain less than
+    ``ftol_predicted · |f| + ftol_absolute`` (:func:`newton_decrement`, positive definite Hessian; :func:`minimise`
+    sets ``ftol_absolute`` to :data:`LOGLIK_TOL` ``/ n``, a gain worth 0.005 in log-likelihood); a
     non-finite objective at the start is ``optx.RESULTS.nonfinite``. Result codes are ``optx.RESULTS``, so
     it works with ``optx.minimise`` too (where a collapsed radius runs on to ``max_steps``, as optimistix's
     own trust-region solvers do); :func:`minimise` stops as ``stalled`` once :meth:`radius` falls below
-    ``min_radius``."""
+    ``min_radius``.
+
+    ``hessian_every`` (quasi-Newton trust region when not 1): with ``k > 1`` the finite-difference Hessian
+    is computed at the start and at every ``k``-th accepted iterate, with ``0`` at the start only; in
+    between the Hessian follows SR1 updates (:func:`sr1_update`) from every trial point, accepted or not
+    (Nocedal & Wright 2006, Algorithm 6.2), one gradient per step instead of ``2p + 1``. The "predicted
+    gain below ``ftol_predicted``" test is only trusted on a finite-difference Hessian: when it passes on
+    an updated one, the Hessian is recomputed at the iterate and the test repeated."""
 
     rtol: float = 0.0
     atol: float = 0.0
@@ -192,7 +226,9 @@ class TrustRegionNewton(optx.AbstractMinimiser):
     gtol: float = 1e-5
     hessian_step: float = 1e-2
     ftol_predicted: float = 1e-6
+    ftol_absolute: float = 0.0
     min_radius: float = 1e-6
+    hessian_every: int = 1
     descent: EigenTrustRegionDescent = EigenTrustRegionDescent()
     search: CappedTrustRegion = CappedTrustRegion()
 
@@ -204,11 +240,19 @@ class TrustRegionNewton(optx.AbstractMinimiser):
         return _NewtonState(first_step=jnp.array(True), y_eval=y, f_info=f_info,
                             aux=jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), aux_struct),
                             search_state=self.search.init(y, f_info_struct), descent_state=self.descent.init(y, f_info_struct),
-                            step_size=jnp.array(1.0), terminate=jnp.array(False), result=optx.RESULTS.successful)
+                            step_size=jnp.array(1.0), terminate=jnp.array(False), result=optx.RESULTS.successful,
+                            exact=jnp.array(False), since_exact=jnp.array(0, jnp.int32))
 
     def step(self, fn, y, args, options, state, tags):
         def value(z):
             return fn(z, args)
+
+        def fd_hessian(z):
+            p = y.shape[0]
+            E = jnp.eye(p, dtype=y.dtype) * jnp.asarray(self.hessian_step, y.dtype)
+            G = jax.vmap(lambda q: jax.grad(lambda q_: value(q_)[0])(q))(jnp.concatenate([z[None] + E, z[None] - E]))
+            H = (G[:p] - G[p:]).T / (2 * self.hessian_step)
+            return (0.5 * (H + H.T)).astype(y.dtype)
 
         (f_eval, aux_eval), grad = jax.value_and_grad(value, has_aux=True)(state.y_eval)
         finite = jnp.isfinite(f_eval) & jnp.all(jnp.isfinite(grad))
@@ -217,31 +261,56 @@ class TrustRegionNewton(optx.AbstractMinimiser):
                                                                           optx.FunctionInfo.Eval(f_safe), state.search_state)
         accept = accept & (finite | ~state.first_step)
         start_bad = state.first_step & ~finite
+        quasi = self.hessian_every != 1
+        H_old = state.f_info.hessian.as_matrix()
+        if quasi:  # the trial point's gradient updates the model Hessian whether or not the step is taken
+            H_upd = jnp.where(finite & ~state.first_step, sr1_update(H_old, state.y_eval - y, grad - state.f_info.grad), H_old)
+            want_exact = state.first_step | ((self.hessian_every > 1) & (state.since_exact + 1 >= self.hessian_every))
+        else:
+            H_upd, want_exact = H_old, jnp.array(True)
 
         def accepted(descent_state):
-            p = y.shape[0]
-            E = jnp.eye(p, dtype=y.dtype) * jnp.asarray(self.hessian_step, y.dtype)
-            G = jax.vmap(lambda z: jax.grad(lambda q: value(q)[0])(z))(jnp.concatenate([state.y_eval[None] + E, state.y_eval[None] - E]))
-            H = (G[:p] - G[p:]).T / (2 * self.hessian_step)
-            H = (0.5 * (H + H.T)).astype(y.dtype)
+            if quasi:
+                H, exact = _filter_cond(want_exact, lambda: (fd_hessian(state.y_eval), jnp.array(True)), lambda: (H_upd, jnp.array(False)))
+            else:
+                H, exact = fd_hessian(state.y_eval), jnp.array(True)
             f_info = optx.FunctionInfo.EvalGradHessian(f_eval, grad, _matrix_operator(H))
-            return state.y_eval, f_info, aux_eval, self.descent.query(state.y_eval, f_info, descent_state)
+            since = jnp.where(exact, 0, state.since_exact + 1).astype(jnp.int32)
+            return state.y_eval, f_info, aux_eval, self.descent.query(state.y_eval, f_info, descent_state), exact, since
 
         def rejected(descent_state):
-            return y, state.f_info, state.aux, descent_state
+            f_info = optx.FunctionInfo.EvalGradHessian(state.f_info.f, state.f_info.grad, _matrix_operator(H_upd))
+            exact = state.exact & (not quasi)
+            return y, f_info, state.aux, self.descent.query(y, f_info, descent_state), exact, state.since_exact
 
-        y_new, f_info, aux, descent_state = _filter_cond(accept, accepted, rejected, state.descent_state)
-        diff, descent_result = self.descent.step(step_size, descent_state)
+        y_new, f_info, aux, descent_state, exact, since = _filter_cond(accept, accepted, rejected, state.descent_state)
         radius = self.descent.radius * step_size
+
+        def proposal(f_info, descent_state):
+            diff, descent_result = self.descent.step(step_size, descent_state)
+            tol = self.ftol_predicted * jnp.abs(f_info.f) + self.ftol_absolute
+            return diff, newton_decrement(f_info.grad, f_info.hessian.as_matrix()) < tol
+
+        diff, small = proposal(f_info, descent_state)
+        if quasi:  # a small predicted gain on an updated Hessian: confirm on the finite-difference one at the iterate
+
+            def refresh(args_):
+                f_info, descent_state, _, _ = args_
+                fi = optx.FunctionInfo.EvalGradHessian(f_info.f, f_info.grad, _matrix_operator(fd_hessian(y_new)))
+                ds = self.descent.query(y_new, fi, descent_state)
+                return (fi, ds, jnp.array(True), jnp.array(0, jnp.int32))
+
+            f_info, descent_state, exact, since = _filter_cond(small & ~exact & ~start_bad, refresh, lambda a: a,
+                                                               (f_info, descent_state, exact, since))
+            diff, small = proposal(f_info, descent_state)
         gmax = jnp.max(jnp.abs(f_info.grad))
-        predicted = -(f_info.grad @ diff + 0.5 * diff @ f_info.hessian.mv(diff))
-        interior = jnp.sqrt(diff @ diff) < 0.99 * radius
-        converged = ~start_bad & ((gmax < self.gtol) | ((predicted < self.ftol_predicted * jnp.abs(f_info.f)) & interior))
+        converged = ~start_bad & ((gmax < self.gtol) | (small & exact))
         terminate = converged | start_bad
         result = optx.RESULTS.where(start_bad, optx.RESULTS.nonfinite, optx.RESULTS.successful)
         result = optx.RESULTS.where(search_result == optx.RESULTS.successful, result, search_result)
         new_state = _NewtonState(first_step=jnp.array(False), y_eval=y_new + diff, f_info=f_info, aux=aux, search_state=search_state,
-                                 descent_state=descent_state, step_size=step_size, terminate=terminate, result=result)
+                                 descent_state=descent_state, step_size=step_size, terminate=terminate, result=result, exact=exact,
+                                 since_exact=since)
         return y_new, new_state, aux
 
     def terminate(self, fn, y, args, options, state, tags):
@@ -254,6 +323,11 @@ class TrustRegionNewton(optx.AbstractMinimiser):
     def gradient_norm(state) -> jax.Array:
         """``max |∇f|`` at the current (last accepted) iterate."""
         return jnp.max(jnp.abs(state.f_info.grad))
+
+    @staticmethod
+    def predicted_gain(state) -> jax.Array:
+        """:func:`newton_decrement` at the current iterate, on the solver's Hessian (finite-difference or updated)."""
+        return newton_decrement(state.f_info.grad, state.f_info.hessian.as_matrix())
 
     def radius(self, state) -> jax.Array:
         """The trust-region radius of the next step (in ``φ``)."""
@@ -339,11 +413,23 @@ def free_coordinates(fixed, p):
     return free
 
 
-def _make_solver(optimizer, *, learning_rate, rtol, atol, gtol, hessian_step):
+#: Trust-region convergence: the full Newton step's predicted gain (on a finite-difference Hessian) worth less than this
+#: in log-likelihood units, ``n · gain`` (``n`` data firms; KLD and SML are ``−log L / n`` up to a constant): the
+#: quadratic model's minimiser is then within ``sqrt(2 · 0.005) = 0.1`` standard errors of the iterate.
+LOGLIK_TOL = 0.005
+
+#: ``hessian_every`` of ``"quasi_newton"``: the finite-difference Hessian at the start, every this many accepted steps
+#: and to confirm convergence; SR1 updates in between.
+QUASI_NEWTON_HESSIAN_EVERY = 10
+
+
+def _make_solver(optimizer, *, learning_rate, rtol, atol, gtol, hessian_step, hessian_every=QUASI_NEWTON_HESSIAN_EVERY, ftol_absolute=0.0):
     import optax
 
     if optimizer == "newton":
-        return TrustRegionNewton(gtol=gtol, hessian_step=hessian_step)
+        return TrustRegionNewton(gtol=gtol, hessian_step=hessian_step, ftol_absolute=ftol_absolute)
+    if optimizer == "quasi_newton":
+        return TrustRegionNewton(gtol=gtol, hessian_step=hessian_step, hessian_every=hessian_every, ftol_absolute=ftol_absolute)
     if optimizer == "adam":
         return optx.OptaxMinimiser(optax.adam(learning_rate), rtol=rtol, atol=atol)
     if optimizer == "lbfgs":
@@ -423,7 +509,7 @@ def _step(solver, y, state, args):
     done, result = solver.terminate(_fn, y, args, _OPTIONS, state, _TAGS)
     result = RESULTS.promote(result)
     newton = isinstance(solver, TrustRegionNewton)
-    info = (TrustRegionNewton.gradient_norm(state), solver.radius(state)) if newton else None
+    info = (TrustRegionNewton.gradient_norm(state), solver.radius(state), TrustRegionNewton.predicted_gain(state)) if newton else None
     return y, state, aux, done, result, info
 
 
@@ -437,19 +523,24 @@ def _value_and_grad_norm(y, args):
 def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int = 200, gtol: float = 1e-5, ftol: float = 1e-7,
              learning_rate: float = 0.02, rtol: float = 1e-6, atol: float = 1e-7, checkpoint=None, checkpoint_every: int = 10,
              resume: bool = False, callback: Callable | None = None, record_every: int = 1, patience: int = 20,
-             hessian_step: float = 1e-2, fixed: dict | None = None) -> OptimisationResult:
+             hessian_step: float = 1e-2, fixed: dict | None = None, hessian_every: int = QUASI_NEWTON_HESSIAN_EVERY,
+             loglik_tol: float = LOGLIK_TOL) -> OptimisationResult:
     """Minimises :func:`~jaxtrade.calibration.objective` over ``φ`` from ``phi0``.
 
     Optimisers (:data:`OPTIMIZERS`): ``"newton"`` (:class:`TrustRegionNewton`: trust-region Newton, the
     Hessian by central differences of the autodiff gradient with step ``hessian_step``, so it includes the
     curvature of firms switching paths; exact subproblem, indefinite Hessians allowed; 2p + 1 gradient
     evaluations per accepted step; the most reliable on the weakly identified ridge; converges on
-    ``max |∇| < gtol`` or an interior step predicted to gain less than 1e-6 of the objective, stalls when
+    ``max |∇| < gtol`` or a full Newton step predicted to gain less than ``loglik_tol / n`` (``n`` data firms:
+    worth ``loglik_tol`` in log-likelihood) or 1e-6 of the objective, stalls when
     its radius falls below 1e-6), ``"lbfgs"`` and ``"adam"`` (optax via ``optx.OptaxMinimiser``),
     ``"bfgs"`` and ``"nelder_mead"`` (optimistix; Nelder-Mead is the derivative-free baseline). The
     optimistix methods stop on their own ``rtol``/``atol`` criteria; every method except Newton also stops
     as ``stalled`` when the objective has not improved by a relative ``ftol`` in ``patience`` steps (in
     float32 a line search can otherwise reject steps forever).
+
+    ``"quasi_newton"``: the same trust region with SR1 Hessian updates between finite-difference Hessians
+    (every ``hessian_every`` accepted steps, at the start and to confirm convergence; one gradient per step).
 
     ``fixed``: ``{coordinate index: value}`` of ``φ`` held fixed (e.g. ``{2: log w}`` when the
     relative wage is known from wage data); the optimiser moves the other coordinates only, and
@@ -464,7 +555,13 @@ def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int
     """
     if not (isinstance(max_steps, int) and max_steps >= 1):
         fail("max_steps", max_steps, "max_steps must be an integer >= 1")
-    solver = _make_solver(optimizer, learning_rate=learning_rate, rtol=rtol, atol=atol, gtol=gtol, hessian_step=hessian_step)
+    if not (isinstance(hessian_every, int) and hessian_every >= 0):
+        fail("hessian_every", hessian_every, "hessian_every must be an integer >= 0 (1: a finite-difference Hessian at every step, 0: at the start only)")
+    if not (np.isfinite(loglik_tol) and loglik_tol >= 0):
+        fail("loglik_tol", loglik_tol, "loglik_tol must be finite and >= 0")
+    solver = _make_solver(optimizer, learning_rate=learning_rate, rtol=rtol, atol=atol, gtol=gtol, hessian_step=hessian_step,
+                          hessian_every=hessian_every, ftol_absolute=float(loglik_tol) / problem.data.n)
+    trust_region = isinstance(solver, TrustRegionNewton)
     base = jnp.asarray(phi0, jnp.float32)
     free = free_coordinates(fixed, base.shape[0])
     if fixed:
@@ -478,7 +575,10 @@ def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int
     y = base[free_idx]
     _COUNTER.n = 0
     state = _init(solver, y, args)
-    config = _config_hash(problem, optimizer, (learning_rate, rtol, atol, gtol, ftol, patience, hessian_step, sorted((fixed or {}).items())))
+    extra = (learning_rate, rtol, atol, gtol, ftol, patience, hessian_step, sorted((fixed or {}).items()), loglik_tol)
+    if optimizer == "quasi_newton":
+        extra = extra + (hessian_every,)
+    config = _config_hash(problem, optimizer, extra)
     meta = {"config": config, "step": 0, "evaluations": 0, "optimizer": optimizer, "best": None, "since_best": 0, "seconds": 0.0,
             "history": []}
     if resume:
@@ -514,7 +614,7 @@ def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int
                 value = prev if meta["step"] == 0 or not math.isfinite(value) else min(prev, value)
                 meta["nm_best"] = value
             meta["step"] += 1
-            if not (math.isfinite(value) or optimizer == "newton") or not np.all(np.isfinite(np.asarray(y_new))):
+            if not (math.isfinite(value) or trust_region) or not np.all(np.isfinite(np.asarray(y_new))):
                 result = RESULTS.nonfinite  # y and state stay at the last finite point
                 break
             y, state = y_new, state_new
@@ -522,6 +622,9 @@ def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int
                 last_good = (np.asarray(y), value)
             rec = {"step": meta["step"], "objective": value, "grad_norm": None if gnorm is None else float(gnorm),
                    "evaluations": evaluations0 + _COUNTER.n, "seconds": time.perf_counter() - t0, "phi": [float(v) for v in whole(y)]}
+            if trust_region:
+                gain = float(info[2])  # +inf when the Hessian is not positive definite: recorded as null (JSON)
+                rec["predicted_gain"], rec["radius"] = (gain if math.isfinite(gain) else None), float(info[1])
             if meta["step"] % record_every == 0 or meta["step"] == max_steps:
                 history.append(rec)
             if checkpoint is not None and meta["step"] % checkpoint_every == 0:
@@ -531,7 +634,7 @@ def minimise(problem: Problem, phi0, *, optimizer: str = "lbfgs", max_steps: int
             if bool(done):
                 result = res
                 break
-            if optimizer == "newton":
+            if trust_region:
                 if float(info[1]) < solver.min_radius:
                     result = RESULTS.stalled
                     break

@@ -38,7 +38,7 @@ from ..engine.rng import firm_uniforms
 from ..engine.validation import fail
 from .parameters import CalibrationModel, Parameters, to_unconstrained
 
-__all__ = ["common_uniforms", "simulate_marginal_costs", "simulate_sales", "simulate_offshores", "OFFSHORE_TEMPERATURE",
+__all__ = ["common_uniforms", "standard_log_draws", "simulate_marginal_costs", "simulate_sales", "simulate_offshores", "OFFSHORE_TEMPERATURE",
            "offshore_temperature"]
 
 #: ``κ`` of the smooth offshoring status up to 6,000 simulated firms (in log cost: a 1% cost margin).
@@ -74,7 +74,23 @@ def common_uniforms(seed: int, n_firms: int, n_stages: int, n_countries: int = 2
 LOG_BOUND = 40.0
 
 
-def _log_unit_draw(model: CalibrationModel, log_shape, u):
+#: Families whose log unit draw is a fixed function of ``u`` divided (or, ``"lognormal"``, multiplied) by the shape.
+_SHAPE_SEPARABLE = ("pareto", "frechet", "lognormal", "generalized_gamma")
+
+
+def standard_log_draws(uniforms, model: CalibrationModel):
+    """``ζ(u)`` with ``log icdf(u; shape, 1) = ζ / shape`` (Pareto ``−log1p(−u)``, Fréchet ``−log(−log u)``,
+    generalised gamma ``log P^{-1}(α, u)``) or ``ζ · shape`` (log-normal ``Φ^{-1}(u)``): the part of each draw that
+    does not depend on the parameters, computed once per problem instead of at every evaluation (it was 60% of
+    an objective at 1M firms). ``None`` for the truncated Pareto, whose draw is not separable in the shape."""
+    if model.draws not in _SHAPE_SEPARABLE:
+        return None
+    u = jax.lax.stop_gradient(uniforms)
+    one = jnp.zeros((), u.dtype)  # log shape 0: shape 1, so the log draw is ζ itself
+    return jax.lax.stop_gradient(_log_unit_draw(model, one, u))
+
+
+def _log_unit_draw(model: CalibrationModel, log_shape, u, standard=None):
     """``log icdf(u; shape, 1)`` of ``model.draws`` in closed form, finite for every ``u`` in (0, 1) and every shape.
 
     Pareto ``−log1p(−u)/k``; truncated Pareto ``−log1p(−u c)/k``, ``c = 1 − R^{−k}`` (``R`` the
@@ -82,9 +98,12 @@ def _log_unit_draw(model: CalibrationModel, log_shape, u):
     ``log P^{-1}(α, u)/p`` (α = ``gamma_index`` fixed, so the gamma quantile does not depend on the
     parameters). Computing the draw in logs keeps its derivative finite where the draw itself under- or
     overflows (with ``shape = 0.05`` the Pareto productivity of ``u = 1 − 2^-17`` is ``2^340``: its
-    reciprocal was 0 and the derivative ``0 · ∞``, the NaN gradient of issue 16)."""
+    reciprocal was 0 and the derivative ``0 · ∞``, the NaN gradient of issue 16). ``standard``: the
+    precomputed ``ζ(u)`` of :func:`standard_log_draws` (then ``u`` is not read)."""
     name = model.draws
     shape = jnp.exp(log_shape)
+    if standard is not None:  # ζ(u) of standard_log_draws
+        return standard * shape if name == "lognormal" else standard / shape
     if name == "pareto":
         return -jnp.log1p(-u) / shape
     if name == "truncated_pareto":
@@ -100,11 +119,11 @@ def _log_unit_draw(model: CalibrationModel, log_shape, u):
     return jnp.log(model.distribution(shape, jnp.ones((), u.dtype)).icdf(u))
 
 
-def _unit_costs(log_shape, uniforms, model: CalibrationModel):
+def _unit_costs(log_shape, uniforms, model: CalibrationModel, standard=None):
     """Draws at unit cost scale: ``icdf(u; shape, 1)`` (costs) or its reciprocal (productivities), from
     their logs (:func:`_log_unit_draw`), bounded to ``[e^-40, e^40]`` (:data:`LOG_BOUND`)."""
     dtype = uniforms.dtype
-    log_z = _log_unit_draw(model, jnp.clip(log_shape, -LOG_BOUND, LOG_BOUND).astype(dtype), uniforms).astype(dtype)
+    log_z = _log_unit_draw(model, jnp.clip(log_shape, -LOG_BOUND, LOG_BOUND).astype(dtype), uniforms, standard).astype(dtype)
     log_a = log_z if model.draws_are == "cost" else -log_z
     return jnp.exp(jnp.clip(log_a, -LOG_BOUND, LOG_BOUND))
 
@@ -127,15 +146,16 @@ def _check_uniforms(uniforms, model: CalibrationModel):
         fail("uniforms", uniforms.shape, f"the calibration model needs uniforms of shape (firms, n_stages, n_countries) = (firms, {want[0]}, {want[1]})")
 
 
-def _stage_costs_and_links(phi, uniforms, model: CalibrationModel):
-    """Unit-scale draws ``a`` (F, N, M), the wages ``(1, w_1, …)`` and the link price ``ρ``."""
+def _stage_costs_and_links(phi, uniforms, model: CalibrationModel, standard=None):
+    """Unit-scale draws ``a`` (F, N, M), the wages ``(1, w_1, …)`` and the link price ``ρ`` (``standard``: the
+    uniforms' :func:`standard_log_draws`, or ``None`` to compute the draws from the uniforms)."""
     _check_uniforms(uniforms, model)
     dtype = uniforms.dtype
-    a = _unit_costs(phi[0], uniforms, model)
+    a = _unit_costs(phi[0], uniforms, model, standard)
     return a, _wages(phi, model, dtype), _exp_bounded(phi[1], dtype)
 
 
-def _home_and_abroad_costs(phi, uniforms, model: CalibrationModel):
+def _home_and_abroad_costs(phi, uniforms, model: CalibrationModel, standard=None):
     """``(MC^H, MC^A)``: the all-home cost and the cheapest cost of a chain or tree using another country at least once.
 
     Children-first over the nodes of the model's tree (the chain: :meth:`jaxtrade.Tree.chain`), with
@@ -153,7 +173,7 @@ def _home_and_abroad_costs(phi, uniforms, model: CalibrationModel):
     enumeration). For two countries and a chain these are the three states "home so far", "home after a
     stage abroad" (``A(0)``) and "abroad" (``V(1)``). Differentiable (envelope: ``jnp.minimum`` passes the
     derivative of the cheaper branch)."""
-    a, wages, rho = _stage_costs_and_links(phi, uniforms, model)
+    a, wages, rho = _stage_costs_and_links(phi, uniforms, model, standard)
     m = model.n_countries
     c = a * wages[None, None, :]
     T = np.asarray(model.T, dtype=np.float64)
@@ -208,17 +228,17 @@ def _home_and_abroad_costs(phi, uniforms, model: CalibrationModel):
     return home[r], abroad
 
 
-def _log_sales_and_offshoring(phi, uniforms, model: CalibrationModel, kappa):
+def _log_sales_and_offshoring(phi, uniforms, model: CalibrationModel, kappa, standard=None):
     """Log sales (S1) and the smooth offshoring status ``sigmoid((log MC^H − log MC^A)/κ)`` of each firm."""
-    home, abroad = _home_and_abroad_costs(phi, uniforms, model)
+    home, abroad = _home_and_abroad_costs(phi, uniforms, model, standard)
     log_h, log_a = jnp.log(home), jnp.log(abroad)
     return _log_sales_from_log_mc(phi, jnp.minimum(log_h, log_a), model), jax.nn.sigmoid((log_h - log_a) / kappa)
 
 
-def _marginal_costs(phi, uniforms, model: CalibrationModel):
+def _marginal_costs(phi, uniforms, model: CalibrationModel, standard=None):
     """``MC_j`` at unit cost scale for identified ``φ`` (eq. 1-2 via solve_chain, or eq. 5-9 via solve_tree);
     wages ``(1, w, w_2, …)``."""
-    a, wages, rho = _stage_costs_and_links(phi, uniforms, model)
+    a, wages, rho = _stage_costs_and_links(phi, uniforms, model, standard)
     return _solve(a, wages, rho, model).cost
 
 
@@ -240,9 +260,9 @@ def simulate_marginal_costs(params: Parameters, model: CalibrationModel, uniform
     return scale * _marginal_costs_jit(phi.astype(uniforms.dtype), uniforms, model)
 
 
-def _log_sales(phi, uniforms, model: CalibrationModel):
+def _log_sales(phi, uniforms, model: CalibrationModel, standard=None):
     """Log sales (S1) of the simulated firms; the cost scale cancels."""
-    return _log_sales_from_log_mc(phi, jnp.log(_marginal_costs(phi, uniforms, model)), model)
+    return _log_sales_from_log_mc(phi, jnp.log(_marginal_costs(phi, uniforms, model, standard)), model)
 
 
 def _log_sales_from_log_mc(phi, log_mc, model: CalibrationModel):
