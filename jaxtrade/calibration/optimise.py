@@ -7,8 +7,8 @@ each step, writes checkpoints and stops on the solver's own ``terminate``:
   exact trust-region subproblem by eigendecomposition (:class:`EigenTrustRegionDescent`, an
   ``optx.AbstractDescent``: indefinite Hessians and the hard case handled) under
   ``optx.ClassicalTrustRegion`` (:class:`CappedTrustRegion`: the same ratio test, the radius capped),
-  with the Hessian by central differences of the autodiff gradient (its ``2p`` gradients one vmapped
-  call), so it includes the curvature of firms switching paths. A step whose objective or gradient is
+  with the Hessian by central differences of the autodiff gradient (its ``2p`` gradients one compiled
+  ``lax.map``), so it includes the curvature of firms switching paths. A step whose objective or gradient is
   not finite is rejected and the radius shrinks (never an exception).
 - ``"adam"``, ``"lbfgs"``: optax through ``optx.OptaxMinimiser``.
 - ``"bfgs"``, ``"nelder_mead"``: ``optx.BFGS`` and ``optx.NelderMead`` (the derivative-free baseline).
@@ -204,7 +204,7 @@ class TrustRegionNewton(optx.AbstractMinimiser):
 
     Each step evaluates ``f`` and ``∇f`` at the trial point (one ``value_and_grad``); a non-finite value
     or gradient counts as ``f = +∞`` (the step is rejected and the radius shrinks). On acceptance the
-    Hessian is ``(∇f(y + h e_i) − ∇f(y − h e_i))/2h`` (``2p`` gradients, one vmapped call), symmetrised.
+    Hessian is ``(∇f(y + h e_i) − ∇f(y − h e_i))/2h`` (``2p`` gradients in one ``lax.map``), symmetrised.
     Terminates ``successful`` when ``max |∇f| < gtol`` or the full Newton step is predicted to gain less than
     ``ftol_predicted · |f| + ftol_absolute`` (:func:`newton_decrement`, positive definite Hessian; :func:`minimise`
     sets ``ftol_absolute`` to :data:`LOGLIK_TOL` ``/ n``, a gain worth 0.005 in log-likelihood); a
@@ -250,7 +250,9 @@ class TrustRegionNewton(optx.AbstractMinimiser):
         def fd_hessian(z):
             p = y.shape[0]
             E = jnp.eye(p, dtype=y.dtype) * jnp.asarray(self.hessian_step, y.dtype)
-            G = jax.vmap(lambda q: jax.grad(lambda q_: value(q_)[0])(q))(jnp.concatenate([z[None] + E, z[None] - E]))
+            # One gradient after another (lax.map), not one vmapped batch: at 1M firms the batch of 2p = 8 gradients
+            # took 4.97 s and the loop 2.10 s (the batch's (8, F, N, M) intermediates do not stay in cache).
+            G = jax.lax.map(lambda q: jax.grad(lambda q_: value(q_)[0])(q), jnp.concatenate([z[None] + E, z[None] - E]))
             H = (G[:p] - G[p:]).T / (2 * self.hessian_step)
             return (0.5 * (H + H.T)).astype(y.dtype)
 
