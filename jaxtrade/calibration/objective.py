@@ -385,7 +385,7 @@ def exact_statistics(phi, problem: Problem) -> dict:
     d = problem.data
     f = eqx.filter_jit(_sim_density)(jnp.asarray(phi, jnp.float32), problem)
     out = {k: float(_distance(f, d.density, d.raw, d.step, k, problem.ks_temperature)) for k in OBJECTIVES}
-    x = np.sort(np.asarray(_log_sales_jit(jnp.asarray(phi, jnp.float32), problem.uniforms, problem.model), dtype=np.float64))
+    x = np.sort(np.asarray(_log_sales_jit(jnp.asarray(phi, jnp.float32), problem.uniforms, problem.model, problem.standard_draws), dtype=np.float64))
     if d.trim > 0:
         x = x[x <= np.quantile(x, 1.0 - d.trim)]
     y = np.asarray(d.sorted_trimmed, dtype=np.float64)
@@ -405,7 +405,7 @@ def exact_statistics(phi, problem: Problem) -> dict:
 def moment_start(phi, problem: Problem):
     """Sets ``log f_s`` in ``φ`` so that trimmed mean simulated and data log sales agree."""
     phi = jnp.asarray(phi, jnp.float32)
-    x = np.asarray(_log_sales_jit(phi.at[3].set(0.0), problem.uniforms, problem.model), dtype=np.float64)
+    x = np.asarray(_log_sales_jit(phi.at[3].set(0.0), problem.uniforms, problem.model, problem.standard_draws), dtype=np.float64)
     t = problem.data.trim
     xk = x[x <= np.quantile(x, 1 - t)] if t > 0 else x
     shift = float(np.mean(np.asarray(problem.data.sorted_trimmed, np.float64)) - np.mean(xk))
