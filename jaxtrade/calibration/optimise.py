@@ -3,13 +3,15 @@
 Every method is an ``optimistix.AbstractMinimiser`` driven by one loop (:func:`minimise`) that records
 each step, writes checkpoints and stops on the solver's own ``terminate``:
 
-- ``"newton"`` (default of :func:`jaxtrade.calibration.calibrate`): :class:`TrustRegionNewton`, the
+- ``"newton"``: :class:`TrustRegionNewton`, the
   exact trust-region subproblem by eigendecomposition (:class:`EigenTrustRegionDescent`, an
   ``optx.AbstractDescent``: indefinite Hessians and the hard case handled) under
   ``optx.ClassicalTrustRegion`` (:class:`CappedTrustRegion`: the same ratio test, the radius capped),
   with the Hessian by central differences of the autodiff gradient (its ``2p`` gradients one compiled
   ``lax.map``), so it includes the curvature of firms switching paths. A step whose objective or gradient is
   not finite is rejected and the radius shrinks (never an exception).
+- ``"quasi_newton"`` (default of :func:`jaxtrade.calibration.calibrate` and the CLI): the same trust region
+  with SR1 updates of the Hessian between finite-difference ones (one gradient per step instead of ``2p + 1``).
 - ``"adam"``, ``"lbfgs"``: optax through ``optx.OptaxMinimiser``.
 - ``"bfgs"``, ``"nelder_mead"``: ``optx.BFGS`` and ``optx.NelderMead`` (the derivative-free baseline).
 
@@ -183,6 +185,8 @@ class _NewtonState(eqx.Module):
     result: optx.RESULTS
     exact: jax.Array  # whether f_info's Hessian is the finite-difference one (not an SR1 update)
     since_exact: jax.Array  # accepted steps since the last finite-difference Hessian
+    rejections: jax.Array  # trial points rejected in a row at the current iterate
+    fresh: jax.Array  # whether a finite-difference Hessian was computed at the current iterate
 
 
 def sr1_update(B, s, y, skip: float = 1e-8):
@@ -229,6 +233,7 @@ class TrustRegionNewton(optx.AbstractMinimiser):
     ftol_absolute: float = 0.0
     min_radius: float = 1e-6
     hessian_every: int = 1
+    refresh_after_rejections: int = 2
     descent: EigenTrustRegionDescent = EigenTrustRegionDescent()
     search: CappedTrustRegion = CappedTrustRegion()
 
@@ -241,7 +246,8 @@ class TrustRegionNewton(optx.AbstractMinimiser):
                             aux=jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), aux_struct),
                             search_state=self.search.init(y, f_info_struct), descent_state=self.descent.init(y, f_info_struct),
                             step_size=jnp.array(1.0), terminate=jnp.array(False), result=optx.RESULTS.successful,
-                            exact=jnp.array(False), since_exact=jnp.array(0, jnp.int32))
+                            exact=jnp.array(False), since_exact=jnp.array(0, jnp.int32), rejections=jnp.array(0, jnp.int32),
+                            fresh=jnp.array(False))
 
     def step(self, fn, y, args, options, state, tags):
         def value(z):
@@ -278,14 +284,16 @@ class TrustRegionNewton(optx.AbstractMinimiser):
                 H, exact = fd_hessian(state.y_eval), jnp.array(True)
             f_info = optx.FunctionInfo.EvalGradHessian(f_eval, grad, _matrix_operator(H))
             since = jnp.where(exact, 0, state.since_exact + 1).astype(jnp.int32)
-            return state.y_eval, f_info, aux_eval, self.descent.query(state.y_eval, f_info, descent_state), exact, since
+            return (state.y_eval, f_info, aux_eval, self.descent.query(state.y_eval, f_info, descent_state), exact, since,
+                    jnp.array(0, jnp.int32), exact)
 
         def rejected(descent_state):
             f_info = optx.FunctionInfo.EvalGradHessian(state.f_info.f, state.f_info.grad, _matrix_operator(H_upd))
             exact = state.exact & (not quasi)
-            return y, f_info, state.aux, self.descent.query(y, f_info, descent_state), exact, state.since_exact
+            return (y, f_info, state.aux, self.descent.query(y, f_info, descent_state), exact, state.since_exact,
+                    (state.rejections + 1).astype(jnp.int32), state.fresh)
 
-        y_new, f_info, aux, descent_state, exact, since = _filter_cond(accept, accepted, rejected, state.descent_state)
+        y_new, f_info, aux, descent_state, exact, since, rejections, fresh = _filter_cond(accept, accepted, rejected, state.descent_state)
         radius = self.descent.radius * step_size
 
         def proposal(f_info, descent_state):
@@ -294,16 +302,20 @@ class TrustRegionNewton(optx.AbstractMinimiser):
             return diff, newton_decrement(f_info.grad, f_info.hessian.as_matrix()) < tol
 
         diff, small = proposal(f_info, descent_state)
-        if quasi:  # a small predicted gain on an updated Hessian: confirm on the finite-difference one at the iterate
+        if quasi:
+            # A small predicted gain on an updated Hessian: confirm it on the finite-difference one at the iterate.
+            # Trial points rejected in a row on an updated Hessian (its model overpromises): replace it by the
+            # finite-difference one, once per iterate, before the radius collapses on a wrong model.
+            distrust = (rejections >= self.refresh_after_rejections) & ~fresh
 
             def refresh(args_):
-                f_info, descent_state, _, _ = args_
+                f_info, descent_state, _, _, _ = args_
                 fi = optx.FunctionInfo.EvalGradHessian(f_info.f, f_info.grad, _matrix_operator(fd_hessian(y_new)))
                 ds = self.descent.query(y_new, fi, descent_state)
-                return (fi, ds, jnp.array(True), jnp.array(0, jnp.int32))
+                return (fi, ds, jnp.array(True), jnp.array(0, jnp.int32), jnp.array(True))
 
-            f_info, descent_state, exact, since = _filter_cond(small & ~exact & ~start_bad, refresh, lambda a: a,
-                                                               (f_info, descent_state, exact, since))
+            f_info, descent_state, exact, since, fresh = _filter_cond((small | distrust) & ~exact & ~start_bad, refresh, lambda a: a,
+                                                                      (f_info, descent_state, exact, since, fresh))
             diff, small = proposal(f_info, descent_state)
         gmax = jnp.max(jnp.abs(f_info.grad))
         converged = ~start_bad & ((gmax < self.gtol) | (small & exact))
@@ -312,7 +324,7 @@ class TrustRegionNewton(optx.AbstractMinimiser):
         result = optx.RESULTS.where(search_result == optx.RESULTS.successful, result, search_result)
         new_state = _NewtonState(first_step=jnp.array(False), y_eval=y_new + diff, f_info=f_info, aux=aux, search_state=search_state,
                                  descent_state=descent_state, step_size=step_size, terminate=terminate, result=result, exact=exact,
-                                 since_exact=since)
+                                 since_exact=since, rejections=rejections, fresh=fresh)
         return y_new, new_state, aux
 
     def terminate(self, fn, y, args, options, state, tags):

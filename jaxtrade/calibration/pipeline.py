@@ -174,7 +174,7 @@ def default_starts(model: CalibrationModel, year: int = 2000) -> list[Parameters
 
 
 def calibrate(sales, model: CalibrationModel, *, start: Parameters | list | None = None, scale: float = 1.0, kind: str = "kld",
-              n_sim: int = 20_000, seed: int = 0, trim: float = 0.05, bandwidth=None, optimizer: str = "newton", max_steps: int = 200,
+              n_sim: int = 20_000, seed: int = 0, trim: float = 0.05, bandwidth=None, optimizer: str = "quasi_newton", max_steps: int = 200,
               bootstrap: int = 100, sim_replications: int = 8, with_inference: bool = True, checkpoint=None, checkpoint_every: int = 10,
               resume: bool = False, callback=None, problem: Problem | None = None, fixed_wage: float | None = None, grid_size: int | None = None,
               offshores=None, offshore_temperature: float | None = None, **minimise_kwargs) -> CalibrationResult:

@@ -62,9 +62,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--bandwidth", type=float, default=None, help="kernel bandwidth in log sales (default Silverman)")
     p.add_argument("--firms", type=int, default=200_000, help="simulated firms (default 200,000)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--optimizer", choices=["newton", "quasi_newton", "bfgs", "lbfgs", "adam", "nelder_mead"], default="newton",
-                   help="newton: trust-region Newton with finite-difference Hessians of the autodiff gradient (default); quasi_newton: the same "
-                   "trust region with SR1 Hessian updates (one gradient per step); nelder_mead: derivative-free baseline")
+    p.add_argument("--optimizer", choices=["newton", "quasi_newton", "bfgs", "lbfgs", "adam", "nelder_mead"], default="quasi_newton",
+                   help="quasi_newton (default): trust region with SR1 Hessian updates between finite-difference Hessians (one gradient "
+                   "per step); newton: the same trust region with a finite-difference Hessian of the autodiff gradient at every step; "
+                   "nelder_mead: derivative-free baseline")
     p.add_argument("--max-steps", type=int, default=300)
     p.add_argument("--start", default=None, help="start values 'shape,scale,tau,wage', then wage_2,... with --countries > 2 "
                    "(default w * 1.25^(k-1)); repeat with ';' for multi-start. Default: a multi-start from Table 1 (2000) and 1.5x and "

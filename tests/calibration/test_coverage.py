@@ -18,7 +18,7 @@ TRUTH = cal.Parameters(**cal.TABLE1[2000], sunk_cost=1.0)
 
 def _replication(r, n_data, n_sim):
     sales = cal.simulate_sales(TRUTH, SMALL, n_data, 10_000 + r)  # data and simulation draws independent
-    res = cal.calibrate(sales, SMALL, start=TRUTH, scale=TRUTH.scale, n_sim=n_sim, seed=r, max_steps=60, bootstrap=30,
+    res = cal.calibrate(sales, SMALL, start=TRUTH, scale=TRUTH.scale, n_sim=n_sim, seed=r, max_steps=200, bootstrap=30,
                         sim_replications=6)
     est = res.to_json()["estimates"]
     out = {}

@@ -158,7 +158,7 @@ def test_tree_recovery_from_both_sides(problems, name):
     model, truth, joint, _ = problems[name]
     phi_t = np.asarray(cal.to_unconstrained(truth, model), np.float64)
     for fac in (0.7, 1.3):
-        res = cal.calibrate(None, model, start=_start(truth, fac), problem=joint, scale=truth.scale, with_inference=False, max_steps=60)
+        res = cal.calibrate(None, model, start=_start(truth, fac), problem=joint, scale=truth.scale, with_inference=False, max_steps=200)
         err = np.exp(res.phi - phi_t) - 1
         print(name, fac, res.optimisation.status, res.optimisation.num_steps, err)
         assert res.optimisation.status in ("converged", "stalled", "max_steps")
@@ -172,7 +172,7 @@ def test_three_country_chain_recovery_needs_the_multi_start(problems):
     model, truth, joint, _ = problems["chain3"]
     phi_t = np.asarray(cal.to_unconstrained(truth, model), np.float64)
     res = cal.calibrate(None, model, start=[_start(truth, 0.7), _start(truth, 1.3)], problem=joint, scale=truth.scale,
-                        with_inference=False, max_steps=60)
+                        with_inference=False, max_steps=200)
     err = np.exp(res.phi - phi_t) - 1
     print(res.starts, err)
     assert np.all(np.abs(err) < 0.05), err

@@ -120,7 +120,7 @@ def test_offshoring_status_lifts_the_flat_valley(joint_and_sales_only_n10):
 
 def _recover(prob, model, fac):
     start = cal.Parameters(shape=TRUTH.shape * fac, scale=TRUTH.scale, tau=TRUTH.tau * fac, wage=TRUTH.wage * fac, sunk_cost=1.0)
-    return cal.calibrate(None, model, start=start, problem=prob, scale=TRUTH.scale, with_inference=False, max_steps=60)
+    return cal.calibrate(None, model, start=start, problem=prob, scale=TRUTH.scale, with_inference=False, max_steps=200)
 
 
 def _errors(res, model):

@@ -20,7 +20,7 @@ TRUTH = cal.Parameters(**cal.TABLE1[2000], sunk_cost=1.0)
 def period0():
     sales = cal.simulate_sales(TRUTH, SMALL, 2000, 3)
     prob = cal.make_problem(sales, SMALL, n_sim=2000, seed=3)
-    return cal.calibrate(None, SMALL, start=TRUTH, scale=TRUTH.scale, problem=prob, max_steps=40, bootstrap=6, sim_replications=2)
+    return cal.calibrate(None, SMALL, start=TRUTH, scale=TRUTH.scale, problem=prob, max_steps=150, bootstrap=6, sim_replications=2)
 
 
 #: A covariance of φ like that of a calibration at n = 200,000 (s.e. 2-5% on shape, ρ, w, f_s). The fixture's own, at
