@@ -38,7 +38,7 @@ def load():
             d = json.loads(p.read_text())
         except json.JSONDecodeError:
             continue
-        if "meta" in d and d["meta"].get("benchmark") != "quick":
+        if "meta" in d and "headline_N10_M2" in d:  # the files of `python -m benchmarks.simulate`
             out[p.stem] = d
     return out
 
@@ -47,6 +47,7 @@ QUICK_ROWS = [
     ("chain solve, costs given [firms/s]", ("chain_solve", "firms_per_s"), False),
     ("chain solve, costs given [GB/s read]", ("chain_solve", "bytes_per_s"), True),
     ("one-pass read (roofline) [GB/s]", ("one_pass_read", "bytes_per_s"), True),
+    ("elementwise copy, read + written [GB/s]", ("one_pass_read", "copy_bytes_per_s"), True),
     ("chain solve with paths [firms/s]", ("chain_solve", "full_firms_per_s"), False),
     ("simulate, MC only [firms/s]", ("simulate_mc_only", "firms_per_s"), False),
     ("simulate, with paths [firms/s]", ("simulate_paths", "firms_per_s"), False),

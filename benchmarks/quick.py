@@ -8,7 +8,8 @@ Finishes in well under 4 minutes on one GPU. Covers, at N = 10 stages, M = 2 cou
 Pareto(0.42, 0.13) costs, wages (1, 1.18), τ = 0.45, σ = 4 (Tyazhelnikov 004, Table 1):
 
 - ``chain_solve``: ``solve_chain(...).cost`` with costs given (004 eq. 1-2), firms/s and bytes of
-  costs read per second, against a one-pass read of the same array (the memory roofline);
+  costs read per second, against a one-pass read of the same array (the memory roofline) and an
+  elementwise copy of it (bytes read plus written per second: the device's bandwidth);
 - ``simulate_mc_only`` / ``simulate_paths``: :func:`jaxtrade.simulate` with the draws in the
   kernel (Philox, 16-bit uniforms, Pareto inverse cdf), MC only and with the path statistics;
 - ``value_and_grad``: of the power mean w.r.t. (shape, scale, τ, wages), common uniforms, against
@@ -58,7 +59,10 @@ def roofline(n_firms, n, m, repeats):
     """One pass over the same (F, N, M) float32 array (the memory roofline of the chain solve)."""
     costs = jax.device_put(jax.random.uniform(jax.random.key(0), (n_firms, n, m), jnp.float32, 0.1, 1.0))
     first, best = _chain._time(jax.jit(lambda x: x.sum(axis=(1, 2))), costs, repeats=repeats)
-    out = {"firms": n_firms, "seconds": best, "firms_per_s": n_firms / best, "bytes_per_s": costs.nbytes / best}
+    # An elementwise copy (read once, write once): the device's bandwidth, counting both ways.
+    _, copy = _chain._time(jax.jit(lambda x: x + 1.0), costs, repeats=repeats)
+    out = {"firms": n_firms, "seconds": best, "firms_per_s": n_firms / best, "bytes_per_s": costs.nbytes / best,
+           "copy_seconds": copy, "copy_bytes_per_s": 2 * costs.nbytes / copy}
     del costs
     return out
 
@@ -110,6 +114,7 @@ def main(argv=None):
                                                  "vmapped_per_equilibrium_us", "all_converged", "scipy_loop_per_equilibrium_ms",
                                                  "speedup", "max_rel_diff_cutoff_vs_scipy")})
     r["chain_solve_over_roofline"] = r["chain_solve"]["firms_per_s"] / r["one_pass_read"]["firms_per_s"]
+    r["chain_solve_bytes_over_copy_bandwidth"] = r["chain_solve"]["bytes_per_s"] / r["one_pass_read"]["copy_bytes_per_s"]
     r["simulate_paths_over_mc_only"] = r["simulate_paths"]["firms_per_s"] / r["simulate_mc_only"]["firms_per_s"]
     res["meta"]["total_s"] = time.perf_counter() - t_start
     res["meta"]["load_average_at_end"] = os.getloadavg()

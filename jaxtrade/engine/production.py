@@ -478,10 +478,17 @@ def _chain_scan(costs, T, tau, wages, dest, value_dependent, temperature, with_p
     run = functools.partial(_chain_block, T=T, tau=tau, wages=wages, dest=dest, value_dependent=value_dependent, temperature=temperature)
     if f <= block:
         return run(costs), None
-    nb = -(-f // block)
-    padded = jnp.pad(costs, ((0, nb * block - f), (0, 0), (0, 0))) if nb * block != f else costs
-    cost = jax.lax.map(run, padded.reshape(nb, block, n, m))
-    return cost.reshape((nb * block,) + cost.shape[2:])[:f], None
+
+    def blocked(costs):
+        nb = -(-f // block)
+        padded = jnp.pad(costs, ((0, nb * block - f), (0, 0), (0, 0))) if nb * block != f else costs
+        cost = jax.lax.map(run, padded.reshape(nb, block, n, m))
+        return cost.reshape((nb * block,) + cost.shape[2:])[:f]
+
+    # Blocks are for a CPU's cache. On a GPU the sequential lax.map over 2048-firm blocks left the
+    # chip idle (H200, N = 10, M = 20, 167k firms: 12 M firms/s blocked): there one scan over all
+    # firms runs, with the same operations per firm.
+    return jax.lax.platform_dependent(costs, cpu=blocked, default=run), None
 
 
 def _chain_scan_paths(costs, T, tau, wages, dest, value_dependent, temperature, with_path):

@@ -75,6 +75,12 @@ __all__ = [
 
 DEFAULT_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 _TARGET_CHUNK_ELEMENTS = 1 << 23  # draws (firms × stages × countries) per chunk by default (~400 MB peak RSS)
+# On an accelerator, a chunk's fixed cost (launch, device-to-host copy of its partials, the host's
+# float64 combine: ~1 ms) dwarfs its kernel at 2^23 draws (~0.1 ms on an H200), so the target grows
+# with the device's memory: 1/256 of it in draws (~48 bytes of peak memory a draw: under 20% of
+# it), between 2^23 and 2^28 draws.
+_MAX_CHUNK_ELEMENTS = 1 << 28
+_BYTES_PER_TARGET_DRAW = 256
 
 
 # ----------------------------------------------------------------------------------------------
@@ -454,10 +460,25 @@ def _given_kernel(reducer: ChunkReducer):
     return jax.jit(run)
 
 
-def default_chunk_size(n_firms: int, n_uniforms: int, n_devices: int = 1) -> int:
-    """About 2^23 draws per chunk (~400 MB peak), split evenly so that the last chunk is not mostly
-    padding, in whole blocks of ``FIRM_BLOCK`` firms per device."""
-    per = max(1, _TARGET_CHUNK_ELEMENTS // (n_uniforms * FIRM_BLOCK))
+def target_chunk_elements(device=None) -> int:
+    """Draws per chunk by default: 2^23 on a CPU (~400 MB peak); on an accelerator
+    1/256 of its memory in draws (``memory_stats()["bytes_limit"]``), from 2^23 to 2^28."""
+    device = jax.devices()[0] if device is None else device
+    if device.platform == "cpu":
+        return _TARGET_CHUNK_ELEMENTS
+    try:
+        limit = int((device.memory_stats() or {}).get("bytes_limit", 0))
+    except Exception:  # a backend without memory statistics
+        limit = 0
+    return int(min(max(limit // _BYTES_PER_TARGET_DRAW, _TARGET_CHUNK_ELEMENTS), _MAX_CHUNK_ELEMENTS))
+
+
+def default_chunk_size(n_firms: int, n_uniforms: int, n_devices: int = 1, target: int | None = None) -> int:
+    """About ``target`` draws per chunk (:func:`target_chunk_elements`: 2^23 on a CPU, ~400 MB
+    peak), split evenly so that the last chunk is not mostly padding, in whole blocks of
+    ``FIRM_BLOCK`` firms per device."""
+    target = _TARGET_CHUNK_ELEMENTS if target is None else int(target)
+    per = max(1, target // (n_uniforms * FIRM_BLOCK))
     need = -(-n_firms // FIRM_BLOCK)
     n_chunks = -(-need // per)
     blocks = -(-need // n_chunks)
@@ -547,7 +568,7 @@ def run_chunks(
         devs = list(jax.devices() if devices is None else devices)
         n_dev = len(devs)
         if chunk_size is None:
-            chunk_size = default_chunk_size(n_firms, model.stages * model.countries, n_dev)
+            chunk_size = default_chunk_size(n_firms, model.stages * model.countries, n_dev, target_chunk_elements(devs[0]))
         else:
             chunk_size = round_chunk_size(chunk_size, n_dev)
         chunk_size = int(chunk_size)

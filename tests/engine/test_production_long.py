@@ -45,3 +45,8 @@ def test_blocked_scan_bitwise_equals_unrolled_and_matches_brute_force(monkeypatc
         np.testing.assert_array_equal(scanned, unrolled)
     brute = jt.brute_force_chain(costs, T, tau, **kw)
     np.testing.assert_allclose(scanned, brute.cost, rtol=1e-13, atol=0)
+    # The layout an accelerator gets (jax.lax.platform_dependent's default branch): one scan over
+    # all firms, no blocks; run here on the CPU, the same operations per firm as the blocks.
+    monkeypatch.setattr(jax.lax, "platform_dependent", lambda *args, cpu, default: default(*args))
+    unblocked = np.asarray(jax.jit(lambda c: jt.solve_chain(c, T, tau, **kw).cost)(costs))
+    np.testing.assert_array_equal(unblocked, scanned)

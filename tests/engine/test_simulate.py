@@ -195,6 +195,35 @@ def test_chunk_size_invariance_bitwise_and_no_retrace(monkeypatch):
     assert len(traces) == 1 and traces[0] == _Summaries(bins=2048, paths=True, keep=False, has_sigma=False)
 
 
+def test_default_chunk_grows_with_accelerator_memory():
+    """CPUs keep 2^23 draws a chunk; an accelerator gets 1/256 of its memory in draws, within
+    [2^23, 2^28] (docs/simulation.md, "On a GPU"), and the chunk stays whole blocks, split evenly."""
+
+    class Device:
+        def __init__(self, platform, stats):
+            self.platform, self._stats = platform, stats
+
+        def memory_stats(self):
+            if isinstance(self._stats, Exception):
+                raise self._stats
+            return self._stats
+
+    target = _simulate_module.target_chunk_elements
+    assert target(jax.devices("cpu")[0]) == 1 << 23
+    assert target(Device("cpu", {"bytes_limit": 1 << 40})) == 1 << 23
+    assert target(Device("gpu", {"bytes_limit": 16 << 30})) == (16 << 30) // 256
+    assert target(Device("gpu", {"bytes_limit": 141 << 30})) == 1 << 28
+    assert target(Device("gpu", {"bytes_limit": 1 << 30})) == 1 << 23
+    assert target(Device("gpu", None)) == 1 << 23
+    assert target(Device("tpu", NotImplementedError())) == 1 << 23
+    # N = 10, M = 2, 2^28 firms: 683 chunks at the CPU's target, 21 at 2^28 draws.
+    n, k = 1 << 28, 20
+    small, big = (_simulate_module.default_chunk_size(n, k, 1, t) for t in (1 << 23, 1 << 28))
+    assert (-(-n // small), -(-n // big)) == (683, 21)
+    assert small % FIRM_BLOCK == 0 and big % FIRM_BLOCK == 0 and big * k <= (1 << 28)
+    assert _simulate_module.default_chunk_size(n, k, 1) == small
+
+
 def test_nonfinite_firms_are_counted_reported_and_raised_on_request():
     # LogNormal(0, 70) overflows float32 in its upper tail: some firms' MC is +inf. They used to fall
     # silently into the top histogram bin and into the sums; now they are counted, left out, reported.
