@@ -154,7 +154,9 @@ def _start(truth, fac):
 @pytest.mark.parametrize("name", ["tree2", "tree3"])
 def test_tree_recovery_from_both_sides(problems, name):
     """Trees (5 nodes; M = 2 and 3), noise-free joint data: from 0.7x and 1.3x starts every parameter within 5%
-    (measured: at most 2.4% (tree M=2, rho) and 2.0% (tree M=3, w_2))."""
+    (measured with the default quasi-Newton, 2026-12-04: at most 4.7% (tree M=2, f_s) and 2.2% (tree M=3, w_2)).
+    The 4.7% is where this 6,000-firm objective has its minimum, not a stop short of it: Newton ends there too
+    (f_s +4.5%, objective 7.41e-5 against 1.01e-4 at the truth)."""
     model, truth, joint, _ = problems[name]
     phi_t = np.asarray(cal.to_unconstrained(truth, model), np.float64)
     for fac in (0.7, 1.3):
@@ -165,19 +167,27 @@ def test_tree_recovery_from_both_sides(problems, name):
         assert np.all(np.abs(err) < 0.05), (fac, err)
 
 
-def test_three_country_chain_recovery_needs_the_multi_start(problems):
-    """Chain, M = 3, noise-free joint data. From 1.3x the calibration recovers every parameter within 5%; from 0.7x
-    (w_1 = 0.83 < 1) it ends in a far point (measured: f_s 62x, w_1 -47%) with a higher objective, so the
-    multi-start over both starts picks the right one and reports both runs."""
+def test_three_country_chain_recovery_and_the_multi_start(problems):
+    """Chain, M = 3, noise-free joint data. The default (quasi-Newton) recovers every parameter within 5% from
+    both 0.7x and 1.3x (measured: at most f_s +4.6% and +4.2%; the two end objectives within 0.5%). Newton from
+    0.7x (w_1 = 0.83 < 1) ends in a far point (measured: f_s 62x, w_1 -47%, 164x the objective of the 1.3x
+    run), so its multi-start over both starts picks the right one and reports both runs."""
     model, truth, joint, _ = problems["chain3"]
     phi_t = np.asarray(cal.to_unconstrained(truth, model), np.float64)
-    res = cal.calibrate(None, model, start=[_start(truth, 0.7), _start(truth, 1.3)], problem=joint, scale=truth.scale,
-                        with_inference=False, max_steps=200)
+    starts = [_start(truth, 0.7), _start(truth, 1.3)]
+    res = cal.calibrate(None, model, start=starts, problem=joint, scale=truth.scale, with_inference=False, max_steps=200)
     err = np.exp(res.phi - phi_t) - 1
+    objs = [s["objective"] for s in res.starts]
     print(res.starts, err)
     assert np.all(np.abs(err) < 0.05), err
-    assert len(res.starts) == 2 and res.starts[0]["objective"] > res.starts[1]["objective"]
-    js = res.to_json()
+    assert len(objs) == 2 and max(objs) < 1.05 * min(objs), objs
+    newton = cal.calibrate(None, model, start=starts, problem=joint, scale=truth.scale, with_inference=False,
+                           max_steps=200, optimizer="newton")
+    err = np.exp(newton.phi - phi_t) - 1
+    print(newton.starts, err)
+    assert np.all(np.abs(err) < 0.05), err
+    assert len(newton.starts) == 2 and newton.starts[0]["objective"] > 10 * newton.starts[1]["objective"]
+    js = newton.to_json()
     assert set(js["estimates"]) == {"shape", "scale", "tau", "wage", "sunk_cost", "wage_2"}
     assert js["model"]["n_countries"] == 3 and js["diagnostics"] is None
     assert len(js["optimisation"]["starts"]) == 2
