@@ -462,7 +462,10 @@ def _given_kernel(reducer: ChunkReducer):
 
 def target_chunk_elements(device=None) -> int:
     """Draws per chunk by default: 2^23 on a CPU (~400 MB peak); on an accelerator
-    1/256 of its memory in draws (``memory_stats()["bytes_limit"]``), from 2^23 to 2^28."""
+    1/256 of its memory in draws (``memory_stats()["bytes_limit"]``), rounded down to a power of
+    two (so that processes with the same kind of device agree however their allocators round),
+    from 2^23 to 2^28. Processes of one ``jax.distributed`` run must use the same chunk size: with
+    devices of different memory, pass ``chunk_size``."""
     device = jax.devices()[0] if device is None else device
     if device.platform == "cpu":
         return _TARGET_CHUNK_ELEMENTS
@@ -470,7 +473,10 @@ def target_chunk_elements(device=None) -> int:
         limit = int((device.memory_stats() or {}).get("bytes_limit", 0))
     except Exception:  # a backend without memory statistics
         limit = 0
-    return int(min(max(limit // _BYTES_PER_TARGET_DRAW, _TARGET_CHUNK_ELEMENTS), _MAX_CHUNK_ELEMENTS))
+    draws = limit // _BYTES_PER_TARGET_DRAW
+    if draws < _TARGET_CHUNK_ELEMENTS:
+        return _TARGET_CHUNK_ELEMENTS
+    return int(min(1 << (draws.bit_length() - 1), _MAX_CHUNK_ELEMENTS))
 
 
 def default_chunk_size(n_firms: int, n_uniforms: int, n_devices: int = 1, target: int | None = None) -> int:
@@ -568,7 +574,8 @@ def run_chunks(
         devs = list(jax.devices() if devices is None else devices)
         n_dev = len(devs)
         if chunk_size is None:
-            chunk_size = default_chunk_size(n_firms, model.stages * model.countries, n_dev, target_chunk_elements(devs[0]))
+            local = [d for d in devs if d.process_index == jax.process_index()] or devs  # memory_stats needs a local device
+            chunk_size = default_chunk_size(n_firms, model.stages * model.countries, n_dev, target_chunk_elements(local[0]))
         else:
             chunk_size = round_chunk_size(chunk_size, n_dev)
         chunk_size = int(chunk_size)

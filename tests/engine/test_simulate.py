@@ -196,8 +196,8 @@ def test_chunk_size_invariance_bitwise_and_no_retrace(monkeypatch):
 
 
 def test_default_chunk_grows_with_accelerator_memory():
-    """CPUs keep 2^23 draws a chunk; an accelerator gets 1/256 of its memory in draws, within
-    [2^23, 2^28] (docs/simulation.md, "On a GPU"), and the chunk stays whole blocks, split evenly."""
+    """CPUs keep 2^23 draws a chunk; an accelerator gets 1/256 of its memory in draws, a power of two
+    down, within [2^23, 2^28] (docs/simulation.md, "On a GPU"), and the chunk stays whole blocks."""
 
     class Device:
         def __init__(self, platform, stats):
@@ -212,6 +212,8 @@ def test_default_chunk_grows_with_accelerator_memory():
     assert target(jax.devices("cpu")[0]) == 1 << 23
     assert target(Device("cpu", {"bytes_limit": 1 << 40})) == 1 << 23
     assert target(Device("gpu", {"bytes_limit": 16 << 30})) == (16 << 30) // 256
+    assert target(Device("gpu", {"bytes_limit": 12_000_000_000})) == 1 << 25  # 4.7e7 draws, a power of two down
+    assert target(Device("gpu", {"bytes_limit": (16 << 30) - 4096})) == 1 << 25
     assert target(Device("gpu", {"bytes_limit": 141 << 30})) == 1 << 28
     assert target(Device("gpu", {"bytes_limit": 1 << 30})) == 1 << 23
     assert target(Device("gpu", None)) == 1 << 23
