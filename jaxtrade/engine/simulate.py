@@ -705,15 +705,14 @@ class _Summaries(ChunkReducer):
 
 
 @functools.lru_cache(maxsize=16)
-def _pilot_kernel(n_uniforms, stages, countries, dtype, uniform_bits):
+def _pilot_kernel(dtype, uniform_bits):
     def run(model, key):
-        table = _use_table(model, dtype, uniform_bits)
-        u = block_uniforms(key, jnp.uint32(0), n_uniforms, jnp.dtype(dtype), uniform_bits, table).reshape(-1, stages, countries)
-        costs = _costs_from_indices16(model, u) if table else model.costs_from_uniforms(u)
+        costs = _draw_costs(model, key, jnp.zeros((1,), jnp.uint32), jnp.dtype(dtype), uniform_bits)  # block 0
         sol = model.solve(costs)
         c = sol.cost if model.destination_costs is not None else sol.cost[:, None]
-        # Stored once: min, max and the median's sort each fused (recomputed) the draws and the
-        # solve otherwise (M = 10: 104 ms for 65,536 firms, ~3 solves). Bitwise the same.
+        # Stored once, so that min, max and the median's sort read it instead of each fusing in the
+        # draws and the solve. Bitwise the same; the time gain was within noise (M = 10, 65,536 firms:
+        # 68-103 ms with or without it, alternating runs; docs/simulation.md).
         c = _production._materialise(c, costs)
         logc = jnp.log(c)
         ok = jnp.isfinite(logc)
@@ -852,11 +851,10 @@ def simulate(
     if common_uniforms is not None:
         return _simulate_in_memory(model, n_firms, common_uniforms, sigma, dtype, levels, int(bins), paths, seed, uniform_bits, throw)
 
-    n_uniforms = model.stages * model.countries
     m = model.astype(dtype)
     key = jnp.asarray(seed_key(seed))
     # Pilot on block 0 (independent of chunk size and devices): histogram range and scale.
-    lo, hi, med = (float(x) for x in _pilot_kernel(n_uniforms, model.stages, model.countries, dtype.name, uniform_bits)(m, key))
+    lo, hi, med = (float(x) for x in _pilot_kernel(dtype.name, uniform_bits)(m, key))
     if not (np.isfinite(lo) and np.isfinite(hi)):
         lo, hi = -1.0, 1.0
     if not np.isfinite(med):
